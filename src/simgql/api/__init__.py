@@ -1,0 +1,1 @@
+"""The GraphQL API: Strawberry types, inputs, queries, mutations, loaders and error mapping."""

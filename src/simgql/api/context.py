@@ -1,0 +1,44 @@
+"""What every resolver gets: the database, settings, the viewer and fresh loaders."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from strawberry.types import Info as StrawberryInfo
+
+from simgql.api.loaders import Loaders
+from simgql.db.engine import Database
+from simgql.domain.errors import DomainError, Unauthenticated
+from simgql.domain.model import Viewer
+from simgql.settings import Settings
+
+
+@dataclass
+class Context:
+    db: Database
+    settings: Settings
+    viewer_or_error: Viewer | DomainError
+    expires_at: dt.datetime | None = None
+    loaders: Loaders = field(init=False)
+    request: Any = None
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(self.db)
+
+    @property
+    def viewer(self) -> Viewer:
+        """The authenticated viewer; every field that reads data asks for it."""
+        if isinstance(self.viewer_or_error, DomainError):
+            raise self.viewer_or_error
+        if self.expires_at is not None and self.expires_at <= dt.datetime.now(dt.UTC):
+            raise Unauthenticated("the token has expired")
+        return self.viewer_or_error
+
+
+Info = StrawberryInfo[Context, None]
+
+
+def viewer_of(info: Info) -> Viewer:
+    return info.context.viewer

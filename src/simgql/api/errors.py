@@ -1,0 +1,53 @@
+"""The one place where errors become `extensions.code`, and unexpected ones are masked."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from simgql.domain.errors import DomainError
+
+log = logging.getLogger("simgql.errors")
+
+MASKED_MESSAGE = "Internal server error"
+
+
+def shape_error(error: GraphQLError) -> GraphQLError:
+    """Give the error its code; hide anything that is not one of ours."""
+    original = error.original_error
+    if isinstance(original, DomainError):
+        return GraphQLError(
+            original.message, nodes=error.nodes, source=error.source,
+            positions=error.positions, path=error.path, extensions=original.extensions(),
+        )
+    if original is None:
+        # Parse, validation and variable-coercion errors: the client's document is at fault.
+        if error.extensions and "code" in error.extensions:
+            return error
+        return GraphQLError(
+            error.message, nodes=error.nodes, source=error.source, positions=error.positions,
+            path=error.path,
+            extensions={"code": "BAD_USER_INPUT", "fields": [{"field": "query", "message": error.message}]},
+        )
+    log.error("unexpected error in %s", error.path, exc_info=original)
+    return GraphQLError(
+        MASKED_MESSAGE, nodes=error.nodes, source=error.source, positions=error.positions,
+        path=error.path, extensions={"code": "INTERNAL_SERVER_ERROR"},
+    )
+
+
+class ErrorShaping(SchemaExtension):
+    """Runs after every operation (HTTP and WebSocket) and rewrites its errors."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = [shape_error(e) for e in errors]  # type: ignore[union-attr]
+        pre = self.execution_context.pre_execution_errors
+        if pre:
+            self.execution_context.pre_execution_errors = [shape_error(e) for e in pre]

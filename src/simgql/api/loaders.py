@@ -1,0 +1,68 @@
+"""Per-operation DataLoaders: a page of POs costs a fixed number of SQL statements."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from strawberry.dataloader import DataLoader
+
+from simgql.db import accounts as account_repo
+from simgql.db import products as product_repo
+from simgql.db import purchase_orders as po_repo
+from simgql.db.engine import Database
+from simgql.db.models import (
+    Account,
+    CatalogueEntry,
+    Product,
+    ProductAssignment,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    Sim,
+    StatusEvent,
+)
+
+V = TypeVar("V")
+BatchFetch = Callable[..., Awaitable[dict[uuid.UUID, Any]]]
+
+
+def _loader(
+    db: Database, fetch: Callable[..., Awaitable[dict[uuid.UUID, V]]], default: V | None = None
+) -> DataLoader[uuid.UUID, V]:
+    """A loader whose each batch reads in a session of its own (sessions are not shared)."""
+
+    async def load(keys: Sequence[uuid.UUID]) -> list[V]:
+        async with db.read() as session:
+            found = await fetch(session, ids=list(keys))
+        return [found.get(k, default) for k in keys]  # type: ignore[misc]
+
+    return DataLoader(load_fn=load)
+
+
+class Loaders:
+    """Created for every operation, so nothing cached leaks between requests or viewers."""
+
+    def __init__(self, db: Database) -> None:
+        self.account: DataLoader[uuid.UUID, Account | None] = _loader(db, account_repo.accounts_by_ids)
+        self.product: DataLoader[uuid.UUID, Product | None] = _loader(db, product_repo.products_by_ids)
+        self.purchase_order: DataLoader[uuid.UUID, PurchaseOrder | None] = _loader(
+            db, po_repo.purchase_orders_by_ids
+        )
+        self.lines: DataLoader[uuid.UUID, list[PurchaseOrderLine]] = _loader(
+            db, po_repo.lines_by_po_ids, []
+        )
+        self.sims: DataLoader[uuid.UUID, list[Sim]] = _loader(db, po_repo.sims_by_line_ids, [])
+        self.sim_count: DataLoader[uuid.UUID, int] = _loader(db, po_repo.sim_counts_by_line_ids, 0)
+        self.fully_assigned: DataLoader[uuid.UUID, bool] = _loader(
+            db, po_repo.fully_assigned_by_po_ids, False
+        )
+        self.history: DataLoader[uuid.UUID, list[StatusEvent]] = _loader(
+            db, po_repo.events_by_po_ids, []
+        )
+        self.catalogue: DataLoader[uuid.UUID, list[CatalogueEntry]] = _loader(
+            db, account_repo.catalogue_entries_by_account_ids, []
+        )
+        self.assignments: DataLoader[uuid.UUID, list[ProductAssignment]] = _loader(
+            db, product_repo.assignments_by_account_ids, []
+        )

@@ -1,0 +1,1 @@
+"""Root mutation fields, grouped by what they change."""

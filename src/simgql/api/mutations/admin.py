@@ -1,0 +1,127 @@
+"""Mutations of the service-provider admin: products, accounts, assignments, configuration."""
+
+from __future__ import annotations
+
+import strawberry
+
+from simgql.api.context import Info
+from simgql.api.ids import decode_id
+from simgql.api.inputs import (
+    AssignProductInput,
+    CreateAccountInput,
+    CreateProductInput,
+    SetAccountCatalogueInput,
+    SetConfigurationInput,
+    UnassignProductInput,
+    UpdateAccountInput,
+    UpdateProductInput,
+)
+from simgql.api.types import Account, Product
+from simgql.db.config import ALLOW_OVERRIDE, get_config
+from simgql.db.models import Account as AccountRow
+from simgql.domain.errors import NotFound
+from simgql.services import admin
+
+
+@strawberry.type
+class ProductPayload:
+    product: Product
+
+
+@strawberry.type
+class AccountPayload:
+    account: Account
+
+
+@strawberry.type(description="Configuration items the SP admin may change.")
+class Configuration:
+    allow_account_default_override: bool = strawberry.field(
+        description="po.allowAccountDefaultOverride: may a PO override the account defaults?"
+    )
+
+
+@strawberry.type
+class ConfigurationPayload:
+    configuration: Configuration
+
+
+async def load_configuration(info: Info) -> Configuration:
+    async with info.context.db.read() as session:
+        allowed = await get_config(session, key=ALLOW_OVERRIDE)
+    return Configuration(allow_account_default_override=bool(allowed))
+
+
+async def _account_payload(info: Info, account_id: object) -> AccountPayload:
+    async with info.context.db.read() as session:
+        row = await session.get(AccountRow, account_id)
+    if row is None:
+        raise NotFound("Account")
+    return AccountPayload(account=Account.of(row))
+
+
+@strawberry.type
+class AdminMutations:
+    @strawberry.mutation(description="SP_ADMIN: add a SIM Sales Product.")
+    async def create_product(self, info: Info, input: CreateProductInput) -> ProductPayload:
+        row = await admin.create_product(info.context.db, viewer=info.context.viewer, details=input.details())
+        return ProductPayload(product=Product.of(row))
+
+    @strawberry.mutation(description="SP_ADMIN: change a product; fields not given stay.")
+    async def update_product(self, info: Info, input: UpdateProductInput) -> ProductPayload:
+        row = await admin.update_product(
+            info.context.db, viewer=info.context.viewer,
+            product_id=decode_id(input.id, "Product", "id"), details=input.details(),
+        )
+        return ProductPayload(product=Product.of(row))
+
+    @strawberry.mutation(description="SP_ADMIN: onboard an enterprise account.")
+    async def create_account(self, info: Info, input: CreateAccountInput) -> AccountPayload:
+        row = await admin.create_account(info.context.db, viewer=info.context.viewer, details=input.details())
+        return AccountPayload(account=Account.of(row))
+
+    @strawberry.mutation(description="SP_ADMIN: change an account's name, status or defaults.")
+    async def update_account(self, info: Info, input: UpdateAccountInput) -> AccountPayload:
+        row = await admin.update_account(
+            info.context.db, viewer=info.context.viewer,
+            account_id=decode_id(input.id, "Account", "id"), details=input.details(),
+        )
+        return AccountPayload(account=Account.of(row))
+
+    @strawberry.mutation(description="SP_ADMIN: offer a product to an account, with bounds.")
+    async def assign_product(self, info: Info, input: AssignProductInput) -> AccountPayload:
+        account_id = decode_id(input.account_id, "Account", "accountId")
+        await admin.assign_product(
+            info.context.db, viewer=info.context.viewer, account_id=account_id,
+            product_id=decode_id(input.product_id, "Product", "productId"),
+            min_quantity=input.min_quantity, max_quantity=input.max_quantity,
+        )
+        return await _account_payload(info, account_id)
+
+    @strawberry.mutation(description="SP_ADMIN: stop offering a product to an account.")
+    async def unassign_product(self, info: Info, input: UnassignProductInput) -> AccountPayload:
+        account_id = decode_id(input.account_id, "Account", "accountId")
+        await admin.unassign_product(
+            info.context.db, viewer=info.context.viewer, account_id=account_id,
+            product_id=decode_id(input.product_id, "Product", "productId"),
+        )
+        return await _account_payload(info, account_id)
+
+    @strawberry.mutation(description="SP_ADMIN: replace one list of an account's catalogue.")
+    async def set_account_catalogue(self, info: Info, input: SetAccountCatalogueInput) -> AccountPayload:
+        account_id = decode_id(input.account_id, "Account", "accountId")
+        await admin.set_catalogue(
+            info.context.db, viewer=info.context.viewer, account_id=account_id,
+            kind=input.kind, codes=input.codes,
+        )
+        return await _account_payload(info, account_id)
+
+    @strawberry.mutation(description="SP_ADMIN: change configuration items.")
+    async def set_configuration(self, info: Info, input: SetConfigurationInput) -> ConfigurationPayload:
+        if input.allow_account_default_override is not None:
+            await admin.set_configuration(
+                info.context.db, viewer=info.context.viewer, key=ALLOW_OVERRIDE,
+                value=input.allow_account_default_override,
+            )
+        else:
+            admin.require_admin(info.context.viewer, "change configuration")
+        return ConfigurationPayload(configuration=await load_configuration(info))

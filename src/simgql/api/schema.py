@@ -1,0 +1,46 @@
+"""The assembled GraphQL schema."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.extensions import MaxTokensLimiter, QueryDepthLimiter
+from strawberry.schema.config import StrawberryConfig
+
+from simgql.api.errors import ErrorShaping
+from simgql.api.mutations.admin import AdminMutations, Configuration, load_configuration
+from simgql.api.mutations.purchase_orders import PurchaseOrderMutations
+from simgql.api.context import Info
+from simgql.api.queries import Query as BaseQuery
+from simgql.api.types import Account, Product, PurchaseOrder, Sim
+from simgql.domain.policy import ensure_role
+from simgql.domain.model import SP_ROLES
+
+
+@strawberry.type
+class Query(BaseQuery):
+    @strawberry.field(description="Configuration items (service-provider roles).")
+    async def configuration(self, info: Info) -> Configuration:
+        ensure_role(info.context.viewer, SP_ROLES, "read the configuration")
+        return await load_configuration(info)
+
+
+@strawberry.type
+class Mutation(PurchaseOrderMutations, AdminMutations):
+    pass
+
+
+def build_schema() -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        types=[Account, Product, PurchaseOrder, Sim],
+        extensions=[
+            ErrorShaping,
+            lambda: QueryDepthLimiter(max_depth=12),
+            lambda: MaxTokensLimiter(max_token_count=5000),
+        ],
+        config=StrawberryConfig(auto_camel_case=True),
+    )
+
+
+schema = build_schema()

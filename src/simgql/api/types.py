@@ -1,0 +1,404 @@
+"""GraphQL object types; each wraps a database row and resolves its fields through loaders."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Generic, TypeVar
+
+import strawberry
+
+from simgql.api.context import Info
+from simgql.api.ids import encode_id
+from simgql.db import accounts as account_repo
+from simgql.db import models
+from simgql.domain import model
+from simgql.domain.model import SimBillingStatus
+from simgql.domain.policy import available_actions, can_see_sims
+from simgql.services.purchase_orders import address_of, facts_of, overrides_of
+
+
+CENT = Decimal("0.01")
+
+
+@strawberry.interface(description="An object with a global, opaque ID.")
+class Node:
+    id: strawberry.ID
+
+
+@strawberry.type(description="An exact amount of money: a decimal string and an ISO 4217 code.")
+class Money:
+    amount: str
+    currency: str
+
+    @classmethod
+    def of(cls, amount: Decimal, currency: str) -> Money:
+        # At least two decimals ("12.50"), more only where the price has them ("0.0125").
+        exponent = amount.as_tuple().exponent
+        shown = amount if isinstance(exponent, int) and exponent < -2 else amount.quantize(CENT)
+        return cls(amount=format(shown, "f"), currency=currency)
+
+
+@strawberry.type(description="The settings a new SIM starts with.")
+class Entitlements:
+    sim_billing_status: SimBillingStatus | None
+    price_plan: str | None
+    service_profile: str | None
+    roaming_profile: str | None
+    apn_group: str | None
+
+    @classmethod
+    def of(cls, e: model.Entitlements) -> Entitlements:
+        return cls(
+            sim_billing_status=e.sim_billing_status,
+            price_plan=e.price_plan,
+            service_profile=e.service_profile,
+            roaming_profile=e.roaming_profile,
+            apn_group=e.apn_group,
+        )
+
+
+@strawberry.type(description="The values an account may choose when it overrides its defaults.")
+class Catalogue:
+    price_plans: list[str]
+    service_profiles: list[str]
+    roaming_profiles: list[str]
+    apn_groups: list[str]
+
+
+@strawberry.type
+class Product(Node):
+    row: strawberry.Private[models.Product]
+    code: str
+    name: str
+    description: str
+    kind: model.ProductKind
+    form_factor: model.FormFactor
+    features: list[str]
+    branding: str | None
+    active: bool
+
+    @strawberry.field
+    def unit_price(self) -> Money:
+        return Money.of(self.row.unit_price, self.row.currency)
+
+    @classmethod
+    def of(cls, row: models.Product) -> Product:
+        return cls(
+            row=row,
+            id=strawberry.ID(encode_id("Product", row.id)),
+            code=row.code,
+            name=row.name,
+            description=row.description,
+            kind=model.ProductKind(row.kind),
+            form_factor=model.FormFactor(row.form_factor),
+            features=list(row.features or []),
+            branding=row.branding,
+            active=row.active,
+        )
+
+
+@strawberry.type(description="A product offered to an account, with optional quantity bounds.")
+class ProductAssignment:
+    row: strawberry.Private[models.ProductAssignment]
+    min_quantity: int | None
+    max_quantity: int | None
+
+    @strawberry.field
+    async def product(self, info: Info) -> Product:
+        row = await info.context.loaders.product.load(self.row.product_id)
+        assert row is not None
+        return Product.of(row)
+
+
+@strawberry.type
+class Account(Node):
+    row: strawberry.Private[models.Account]
+    code: str
+    name: str
+    status: model.AccountStatus
+
+    @strawberry.field(description="The entitlements new SIMs get unless a PO overrides them.")
+    def defaults(self) -> Entitlements:
+        return Entitlements.of(account_repo.account_defaults(self.row))
+
+    @strawberry.field
+    async def catalogue(self, info: Info) -> Catalogue:
+        entries = await info.context.loaders.catalogue.load(self.row.id)
+
+        def codes(kind: model.CatalogueKind) -> list[str]:
+            return [e.code for e in entries if e.kind == kind]
+
+        return Catalogue(
+            price_plans=codes(model.CatalogueKind.PRICE_PLAN),
+            service_profiles=codes(model.CatalogueKind.SERVICE_PROFILE),
+            roaming_profiles=codes(model.CatalogueKind.ROAMING_PROFILE),
+            apn_groups=codes(model.CatalogueKind.APN_GROUP),
+        )
+
+    @strawberry.field(description="The products offered to this account.")
+    async def product_assignments(self, info: Info) -> list[ProductAssignment]:
+        rows = await info.context.loaders.assignments.load(self.row.id)
+        return [
+            ProductAssignment(row=r, min_quantity=r.min_quantity, max_quantity=r.max_quantity)
+            for r in rows
+        ]
+
+    @classmethod
+    def of(cls, row: models.Account) -> Account:
+        return cls(
+            row=row,
+            id=strawberry.ID(encode_id("Account", row.id)),
+            code=row.code,
+            name=row.name,
+            status=model.AccountStatus(row.status),
+        )
+
+
+@strawberry.type(description="A SIM: its identities and the entitlements it was given.")
+class Sim(Node):
+    row: strawberry.Private[models.Sim]
+    iccid: str
+    imsi: str
+    msisdn: str
+
+    @strawberry.field
+    def entitlements(self) -> Entitlements:
+        r = self.row
+        return Entitlements(
+            sim_billing_status=SimBillingStatus(r.sim_billing_status) if r.sim_billing_status else None,
+            price_plan=r.price_plan,
+            service_profile=r.service_profile,
+            roaming_profile=r.roaming_profile,
+            apn_group=r.apn_group,
+        )
+
+    @strawberry.field
+    async def product(self, info: Info) -> Product:
+        row = await info.context.loaders.product.load(self.row.product_id)
+        assert row is not None
+        return Product.of(row)
+
+    @classmethod
+    def of(cls, row: models.Sim) -> Sim:
+        return cls(
+            row=row, id=strawberry.ID(encode_id("Sim", row.id)),
+            iccid=row.iccid, imsi=row.imsi, msisdn=row.msisdn,
+        )
+
+
+@strawberry.type
+class PurchaseOrderLine:
+    row: strawberry.Private[models.PurchaseOrderLine]
+    po_status: strawberry.Private[str]
+    id: strawberry.ID
+    quantity: int
+
+    @strawberry.field
+    async def product(self, info: Info) -> Product:
+        row = await info.context.loaders.product.load(self.row.product_id)
+        assert row is not None
+        return Product.of(row)
+
+    @strawberry.field(description="The price per SIM: fixed at submit, the current price before.")
+    async def unit_price(self, info: Info) -> Money:
+        if self.row.unit_price is not None and self.row.currency is not None:
+            return Money.of(self.row.unit_price, self.row.currency)
+        product = await info.context.loaders.product.load(self.row.product_id)
+        assert product is not None
+        return Money.of(product.unit_price, product.currency)
+
+    @strawberry.field
+    async def assigned_sim_count(self, info: Info) -> int:
+        return await info.context.loaders.sim_count.load(self.row.id)
+
+    @strawberry.field(description="Visible to the enterprise account from READY on.")
+    async def sims(self, info: Info) -> list[Sim]:
+        if not can_see_sims(info.context.viewer, model.PurchaseOrderStatus(self.po_status)):
+            return []
+        return [Sim.of(s) for s in await info.context.loaders.sims.load(self.row.id)]
+
+
+@strawberry.type
+class ShippingAddress:
+    recipient: str
+    company: str | None
+    street: list[str]
+    city: str
+    postal_code: str
+    region: str | None
+    country: str
+    phone: str | None
+
+
+@strawberry.type
+class Shipping:
+    carrier: str
+    tracking_number: str
+    shipped_at: dt.datetime
+
+
+@strawberry.type(description="One transition in a PO's life.")
+class StatusChange:
+    from_status: model.PurchaseOrderStatus | None
+    to_status: model.PurchaseOrderStatus
+    actor: str
+    note: str | None
+    occurred_at: dt.datetime
+
+    @classmethod
+    def of(cls, e: models.StatusEvent) -> StatusChange:
+        return cls(
+            from_status=model.PurchaseOrderStatus(e.from_status) if e.from_status else None,
+            to_status=model.PurchaseOrderStatus(e.to_status),
+            actor=e.actor,
+            note=e.note,
+            occurred_at=e.occurred_at,
+        )
+
+
+@strawberry.type
+class PurchaseOrder(Node):
+    row: strawberry.Private[models.PurchaseOrder]
+    number: int | None = strawberry.field(
+        description="Null until the service provider accepts the PO; never reused."
+    )
+    status: model.PurchaseOrderStatus
+    version: int
+    requested_ship_date: dt.date | None
+    rejection_reason: str | None
+    created_by: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    @classmethod
+    def of(cls, row: models.PurchaseOrder) -> PurchaseOrder:
+        return cls(
+            row=row,
+            id=strawberry.ID(encode_id("PurchaseOrder", row.id)),
+            number=row.number,
+            status=model.PurchaseOrderStatus(row.status),
+            version=row.version,
+            requested_ship_date=row.requested_ship_date,
+            rejection_reason=row.rejection_reason,
+            created_by=row.created_by,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+    @strawberry.field
+    async def account(self, info: Info) -> Account:
+        row = await info.context.loaders.account.load(self.row.account_id)
+        assert row is not None
+        return Account.of(row)
+
+    @strawberry.field
+    async def lines(self, info: Info) -> list[PurchaseOrderLine]:
+        rows = await info.context.loaders.lines.load(self.row.id)
+        return [
+            PurchaseOrderLine(row=r, po_status=self.row.status, id=strawberry.ID(encode_id("PurchaseOrderLine", r.id)), quantity=r.quantity)
+            for r in rows
+        ]
+
+    @strawberry.field
+    def shipping_address(self) -> ShippingAddress | None:
+        a = address_of(self.row)
+        if a is None:
+            return None
+        return ShippingAddress(
+            recipient=a.recipient, company=a.company, street=list(a.street), city=a.city,
+            postal_code=a.postal_code, region=a.region, country=a.country, phone=a.phone,
+        )
+
+    @strawberry.field(description="The account defaults this PO overrides (unset fields: none).")
+    def overrides(self) -> Entitlements:
+        return Entitlements.of(overrides_of(self.row))
+
+    @strawberry.field(description="The override where given, else the account default.")
+    async def effective_entitlements(self, info: Info) -> Entitlements:
+        account = await info.context.loaders.account.load(self.row.account_id)
+        assert account is not None
+        return Entitlements.of(overrides_of(self.row).over(account_repo.account_defaults(account)))
+
+    @strawberry.field
+    async def total(self, info: Info) -> Money | None:
+        lines = await self.lines(info)
+        if not lines:
+            return None
+        prices = [await line.unit_price(info) for line in lines]
+        currency = prices[0].currency
+        if any(p.currency != currency for p in prices):
+            return None
+        amount = sum((Decimal(p.amount) * line.quantity for p, line in zip(prices, lines, strict=True)), Decimal(0))
+        return Money.of(amount, currency)
+
+    @strawberry.field
+    def shipping(self) -> Shipping | None:
+        r = self.row
+        if r.carrier is None or r.tracking_number is None or r.shipped_at is None:
+            return None
+        return Shipping(carrier=r.carrier, tracking_number=r.tracking_number, shipped_at=r.shipped_at)
+
+    @strawberry.field
+    async def status_history(self, info: Info) -> list[StatusChange]:
+        return [StatusChange.of(e) for e in await info.context.loaders.history.load(self.row.id)]
+
+    @strawberry.field(description="What the current viewer may do with this PO now.")
+    async def available_actions(self, info: Info) -> list[model.PurchaseOrderAction]:
+        account = await info.context.loaders.account.load(self.row.account_id)
+        assert account is not None
+        fully_assigned = False
+        if self.row.status == model.PurchaseOrderStatus.PROVISIONING:
+            fully_assigned = await info.context.loaders.fully_assigned.load(self.row.id)
+        return available_actions(
+            info.context.viewer, facts_of(self.row, account, fully_assigned=fully_assigned)
+        )
+
+
+@strawberry.type(description="Who the bearer token speaks for.")
+class Me:
+    sub: str
+    role: model.Role
+    warehouse: str | None
+    account_row: strawberry.Private[models.Account | None]
+
+    @strawberry.field
+    def account(self) -> Account | None:
+        return Account.of(self.account_row) if self.account_row else None
+
+
+N = TypeVar("N")
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[N]):
+    cursor: str
+    node: N
+
+
+@strawberry.type
+class Connection(Generic[N]):
+    edges: list[Edge[N]]
+    page_info: PageInfo
+    total_count: int
+
+
+def connection(nodes: list[N], cursors: list[str], *, total: int, has_next: bool, has_previous: bool) -> Connection[N]:
+    return Connection(
+        edges=[Edge(cursor=c, node=n) for n, c in zip(nodes, cursors, strict=True)],
+        page_info=PageInfo(
+            has_next_page=has_next,
+            has_previous_page=has_previous,
+            start_cursor=cursors[0] if cursors else None,
+            end_cursor=cursors[-1] if cursors else None,
+        ),
+        total_count=total,
+    )

@@ -1,0 +1,108 @@
+"""The Starlette application: GraphQL over HTTP and WebSocket, health and readiness."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from cross_web import HTTPException
+
+from simgql.api.auth import bearer_value, viewer_from_token
+from simgql.api.context import Context
+from simgql.api.schema import schema
+from simgql.db.engine import Database
+from simgql.domain.errors import DomainError, Unauthenticated
+from simgql.settings import Settings
+
+log = logging.getLogger("simgql")
+
+
+class GraphQLApp(GraphQL[Context, None]):
+    """Strawberry's ASGI view with our context, and HTTP-level errors as GraphQL errors."""
+
+    def __init__(self, *, db: Database, settings: Settings) -> None:
+        super().__init__(schema, allowed_origins=settings.allowed_origins)
+        self.db = db
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as exc:
+            response = http_error(exc.status_code, exc.reason)
+        await response(scope, receive, send)
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:  # type: ignore[override]
+        viewer: Any
+        expires = None
+        try:
+            token = bearer_value(request.headers.get("authorization"))
+            if token is None:
+                raise Unauthenticated("a bearer token is required")
+            viewer, expires = await viewer_from_token(
+                token, secret=self.settings.jwt_secret, db=self.db,
+                leeway=self.settings.jwt_leeway_seconds,
+            )
+        except DomainError as exc:
+            viewer = exc
+        return Context(db=self.db, settings=self.settings, viewer_or_error=viewer,
+                       expires_at=expires, request=request)
+
+
+def http_error(status: int, message: str) -> Response:
+    """A GraphQL-shaped error body for requests that never reached execution."""
+    code = "BAD_USER_INPUT" if status < 500 else "INTERNAL_SERVER_ERROR"
+    body = {"errors": [{"message": message, "extensions": {"code": code, "fields": [{"field": "request", "message": message}]}}]}
+    return Response(json.dumps(body), status_code=status, media_type="application/json")
+
+
+def create_app(settings: Settings | None = None, *, db: Database | None = None) -> Starlette:
+    settings = settings or Settings()
+    database = db or Database(settings.database_url, echo=settings.sql_echo, pool_size=settings.db_pool_size)
+    graphql = GraphQLApp(db=database, settings=settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        if db is None:
+            await database.dispose()
+
+    async def healthz(_request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    async def readyz(_request: Request) -> Response:
+        try:
+            async with database.read() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception:  # readiness reports, it does not raise
+            log.exception("database not reachable")
+            return JSONResponse({"database": "unreachable"}, status_code=503)
+        return JSONResponse({"database": "ok"})
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.db = database
+    app.state.settings = settings
+    return app

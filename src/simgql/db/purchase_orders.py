@@ -1,0 +1,220 @@
+"""Data access for purchase orders, their lines, SIMs and status history."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Select, case, func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from simgql.db.models import (
+    PO_NUMBER_START,
+    Counter,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    Sim,
+    StatusEvent,
+)
+
+PO_NUMBER_COUNTER = "po_number"
+
+
+@dataclass(frozen=True)
+class PurchaseOrderFilter:
+    account_id: uuid.UUID | None = None
+    statuses: Sequence[str] | None = None
+    number: int | None = None
+    created_after: dt.datetime | None = None
+    created_before: dt.datetime | None = None
+
+
+def filtered_purchase_orders(flt: PurchaseOrderFilter) -> Select[tuple[PurchaseOrder]]:
+    stmt = select(PurchaseOrder)
+    if flt.account_id is not None:
+        stmt = stmt.where(PurchaseOrder.account_id == flt.account_id)
+    if flt.statuses:
+        stmt = stmt.where(PurchaseOrder.status.in_(list(flt.statuses)))
+    if flt.number is not None:
+        stmt = stmt.where(PurchaseOrder.number == flt.number)
+    if flt.created_after is not None:
+        stmt = stmt.where(PurchaseOrder.created_at > flt.created_after)
+    if flt.created_before is not None:
+        stmt = stmt.where(PurchaseOrder.created_at < flt.created_before)
+    return stmt
+
+
+async def get_purchase_order(
+    session: AsyncSession, *, po_id: uuid.UUID, lock: bool = False
+) -> PurchaseOrder | None:
+    """The PO by id; `lock` takes its row lock for the rest of the transaction."""
+    stmt = select(PurchaseOrder).where(PurchaseOrder.id == po_id)
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def find_by_idempotency_key(
+    session: AsyncSession, *, created_by: str, key: str
+) -> PurchaseOrder | None:
+    return (
+        await session.execute(
+            select(PurchaseOrder).where(
+                PurchaseOrder.created_by == created_by, PurchaseOrder.idempotency_key == key
+            )
+        )
+    ).scalar_one_or_none()
+
+
+async def purchase_orders_by_ids(
+    session: AsyncSession, *, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, PurchaseOrder]:
+    rows = (await session.execute(select(PurchaseOrder).where(PurchaseOrder.id.in_(ids)))).scalars()
+    return {r.id: r for r in rows}
+
+
+async def lines_by_po_ids(
+    session: AsyncSession, *, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[PurchaseOrderLine]]:
+    rows = (
+        await session.execute(
+            select(PurchaseOrderLine)
+            .where(PurchaseOrderLine.purchase_order_id.in_(ids))
+            .order_by(PurchaseOrderLine.purchase_order_id, PurchaseOrderLine.position)
+        )
+    ).scalars()
+    out: dict[uuid.UUID, list[PurchaseOrderLine]] = {i: [] for i in ids}
+    for r in rows:
+        out[r.purchase_order_id].append(r)
+    return out
+
+
+async def sims_by_line_ids(
+    session: AsyncSession, *, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[Sim]]:
+    rows = (
+        await session.execute(
+            select(Sim).where(Sim.line_id.in_(ids)).order_by(Sim.line_id, Sim.iccid)
+        )
+    ).scalars()
+    out: dict[uuid.UUID, list[Sim]] = {i: [] for i in ids}
+    for r in rows:
+        out[r.line_id].append(r)
+    return out
+
+
+async def sim_counts_by_line_ids(
+    session: AsyncSession, *, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    rows = (
+        await session.execute(
+            select(Sim.line_id, func.count()).where(Sim.line_id.in_(ids)).group_by(Sim.line_id)
+        )
+    ).all()
+    counts = {i: 0 for i in ids}
+    counts.update({line_id: n for line_id, n in rows})
+    return counts
+
+
+async def fully_assigned_by_po_ids(
+    session: AsyncSession, *, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, bool]:
+    """Whether every line of each PO has as many SIMs as its quantity."""
+    assigned = (
+        select(Sim.line_id, func.count().label("n")).group_by(Sim.line_id).subquery()
+    )
+    rows = (
+        await session.execute(
+            select(
+                PurchaseOrderLine.purchase_order_id,
+                func.count(),
+                func.sum(
+                    case((func.coalesce(assigned.c.n, 0) >= PurchaseOrderLine.quantity, 1), else_=0)
+                ),
+            )
+            .outerjoin(assigned, assigned.c.line_id == PurchaseOrderLine.id)
+            .where(PurchaseOrderLine.purchase_order_id.in_(ids))
+            .group_by(PurchaseOrderLine.purchase_order_id)
+        )
+    ).all()
+    out = {i: False for i in ids}
+    for po_id, total, complete in rows:
+        out[po_id] = total > 0 and total == complete
+    return out
+
+
+async def events_by_po_ids(
+    session: AsyncSession, *, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[StatusEvent]]:
+    rows = (
+        await session.execute(
+            select(StatusEvent)
+            .where(StatusEvent.purchase_order_id.in_(ids))
+            .order_by(StatusEvent.purchase_order_id, StatusEvent.id)
+        )
+    ).scalars()
+    out: dict[uuid.UUID, list[StatusEvent]] = {i: [] for i in ids}
+    for r in rows:
+        out[r.purchase_order_id].append(r)
+    return out
+
+
+async def existing_sim_identifiers(
+    session: AsyncSession, *, iccids: Sequence[str], imsis: Sequence[str], msisdns: Sequence[str]
+) -> set[tuple[str, str]]:
+    """Which of the given identifiers are already taken, as (kind, value) pairs."""
+    taken: set[tuple[str, str]] = set()
+    for kind, column, values in (
+        ("iccid", Sim.iccid, iccids),
+        ("imsi", Sim.imsi, imsis),
+        ("msisdn", Sim.msisdn, msisdns),
+    ):
+        if values:
+            found = (await session.execute(select(column).where(column.in_(values)))).scalars()
+            taken.update((kind, v) for v in found)
+    return taken
+
+
+async def next_po_number(session: AsyncSession) -> int:
+    """A fresh PO number: a sequence on PostgreSQL, a locked counter row on SQLite."""
+    if session.bind.dialect.name == "postgresql":
+        return int((await session.execute(text("SELECT nextval('po_number_seq')"))).scalar_one())
+    value = (
+        await session.execute(
+            update(Counter)
+            .where(Counter.name == PO_NUMBER_COUNTER)
+            .values(value=Counter.value + 1)
+            .returning(Counter.value)
+        )
+    ).scalar_one_or_none()
+    if value is None:
+        session.add(Counter(name=PO_NUMBER_COUNTER, value=PO_NUMBER_START))
+        await session.flush()
+        return PO_NUMBER_START
+    return int(value)
+
+
+async def append_event(
+    session: AsyncSession,
+    *,
+    po: PurchaseOrder,
+    from_status: str | None,
+    to_status: str,
+    actor: str,
+    note: str | None,
+    at: dt.datetime,
+) -> StatusEvent:
+    event = StatusEvent(
+        purchase_order_id=po.id,
+        account_id=po.account_id,
+        from_status=from_status,
+        to_status=to_status,
+        actor=actor,
+        note=note,
+        occurred_at=at,
+    )
+    session.add(event)
+    await session.flush()
+    return event

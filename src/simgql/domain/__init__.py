@@ -1,0 +1,1 @@
+"""Pure business rules of simgql: statuses, the lifecycle table, roles, validation, errors."""

@@ -1,0 +1,50 @@
+"""Runtime settings, read from the environment with the `SIMGQL_` prefix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path.home() / ".local" / "share" / "simgql"
+DEMO_JWT_SECRET = "simgql-demo-secret-change-me-0123456789"
+
+
+class Settings(BaseSettings):
+    """Every knob of a simgql process; see docs/configuration.md."""
+
+    model_config = SettingsConfigDict(env_prefix="SIMGQL_", extra="ignore")
+
+    database_url: str = Field(
+        default_factory=lambda: f"sqlite+aiosqlite:///{DEFAULT_DATA_DIR / 'simgql.db'}"
+    )
+    broadcast_url: str = "memory://"
+    jwt_secret: str = DEMO_JWT_SECRET
+    jwt_leeway_seconds: int = 0
+    host: str = "127.0.0.1"
+    port: int = 8000
+    allowed_origins: list[str] = Field(default_factory=list)
+    db_pool_size: int = 10
+    sql_echo: bool = False
+    log_level: str = "info"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def uses_demo_secret(self) -> bool:
+        return self.jwt_secret == DEMO_JWT_SECRET
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept plain `postgresql://` and `sqlite://` URLs and pick the async drivers."""
+    for plain, driver in (
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url
