@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+from cross_web import HTTPException
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -16,7 +17,6 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from cross_web import HTTPException
 
 from simgql.api.auth import bearer_value, viewer_from_token
 from simgql.api.context import Context
@@ -47,7 +47,7 @@ class GraphQLApp(GraphQL[Context, None]):
             response = http_error(exc.status_code, exc.reason)
         await response(scope, receive, send)
 
-    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:  # type: ignore[override]
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         viewer: Any
         expires = None
         try:
@@ -55,25 +55,41 @@ class GraphQLApp(GraphQL[Context, None]):
             if token is None:
                 raise Unauthenticated("a bearer token is required")
             viewer, expires = await viewer_from_token(
-                token, secret=self.settings.jwt_secret, db=self.db,
+                token,
+                secret=self.settings.jwt_secret,
+                db=self.db,
                 leeway=self.settings.jwt_leeway_seconds,
             )
         except DomainError as exc:
             viewer = exc
-        return Context(db=self.db, settings=self.settings, viewer_or_error=viewer,
-                       expires_at=expires, request=request)
+        return Context(
+            db=self.db,
+            settings=self.settings,
+            viewer_or_error=viewer,
+            expires_at=expires,
+            request=request,
+        )
 
 
 def http_error(status: int, message: str) -> Response:
     """A GraphQL-shaped error body for requests that never reached execution."""
     code = "BAD_USER_INPUT" if status < 500 else "INTERNAL_SERVER_ERROR"
-    body = {"errors": [{"message": message, "extensions": {"code": code, "fields": [{"field": "request", "message": message}]}}]}
+    body = {
+        "errors": [
+            {
+                "message": message,
+                "extensions": {"code": code, "fields": [{"field": "request", "message": message}]},
+            }
+        ]
+    }
     return Response(json.dumps(body), status_code=status, media_type="application/json")
 
 
 def create_app(settings: Settings | None = None, *, db: Database | None = None) -> Starlette:
     settings = settings or Settings()
-    database = db or Database(settings.database_url, echo=settings.sql_echo, pool_size=settings.db_pool_size)
+    database = db or Database(
+        settings.database_url, echo=settings.sql_echo, pool_size=settings.db_pool_size
+    )
     graphql = GraphQLApp(db=database, settings=settings)
 
     @contextlib.asynccontextmanager

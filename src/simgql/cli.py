@@ -75,8 +75,14 @@ def _print_demo_tokens(settings: Settings, host: str, port: int) -> None:
 
     print("\nTokens (valid 12 hours; paste as HTTP header  Authorization: Bearer <token>):")
     for role, account, warehouse, sub in DEMO_TOKENS:
-        t = mint_token(secret=settings.jwt_secret, role=role, sub=sub, account=account,
-                       warehouse=warehouse, ttl=dt.timedelta(hours=12))
+        t = mint_token(
+            secret=settings.jwt_secret,
+            role=role,
+            sub=sub,
+            account=account,
+            warehouse=warehouse,
+            ttl=dt.timedelta(hours=12),
+        )
         label = f"{role.value}{' ' + account if account else ''}"
         print(f"  {label:<30} {t}")
     shown = "localhost" if host in ("0.0.0.0", "127.0.0.1") else host
@@ -86,7 +92,9 @@ def _print_demo_tokens(settings: Settings, host: str, port: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = Settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     logging.getLogger("alembic").setLevel(logging.WARNING)
     if args.command == "serve":
         import uvicorn
@@ -99,9 +107,19 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(_prepare_demo(settings))
             _print_demo_tokens(settings, host, port)
         elif settings.uses_demo_secret:
-            print("warning: SIMGQL_JWT_SECRET is not set; using the public demo secret", file=sys.stderr)
-        uvicorn.run("simgql.app:create_app", factory=True, host=host, port=port,
-                    workers=args.workers, log_level=settings.log_level, ws="websockets-sansio")
+            print(
+                "warning: SIMGQL_JWT_SECRET is not set; using the public demo secret",
+                file=sys.stderr,
+            )
+        uvicorn.run(
+            "simgql.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=args.workers,
+            log_level=settings.log_level,
+            ws="websockets-sansio",
+        )
         return 0
     if args.command == "db":
         from simgql.db.migrate import upgrade
@@ -117,9 +135,16 @@ def main(argv: list[str] | None = None) -> int:
 
         from simgql.api.auth import mint_token
 
-        print(mint_token(secret=settings.jwt_secret, role=Role(args.role), sub=args.sub,
-                         account=args.account, warehouse=args.warehouse,
-                         ttl=dt.timedelta(hours=args.ttl_hours)))
+        print(
+            mint_token(
+                secret=settings.jwt_secret,
+                role=Role(args.role),
+                sub=args.sub,
+                account=args.account,
+                warehouse=args.warehouse,
+                ttl=dt.timedelta(hours=args.ttl_hours),
+            )
+        )
         return 0
     if args.command == "schema":
         Path(args.output).write_text(schema_sdl())

@@ -88,4 +88,6 @@ async def viewer_from_token(
         return Viewer(sub, role, account.id, account.code), expires
     if role is Role.WAREHOUSE and not isinstance(warehouse, str):
         raise Unauthenticated("warehouse tokens must name a warehouse")
-    return Viewer(sub, role, warehouse_code=warehouse if isinstance(warehouse, str) else None), expires
+    return Viewer(
+        sub, role, warehouse_code=warehouse if isinstance(warehouse, str) else None
+    ), expires

@@ -20,22 +20,36 @@ def shape_error(error: GraphQLError) -> GraphQLError:
     original = error.original_error
     if isinstance(original, DomainError):
         return GraphQLError(
-            original.message, nodes=error.nodes, source=error.source,
-            positions=error.positions, path=error.path, extensions=original.extensions(),
+            original.message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions=original.extensions(),
         )
     if original is None:
         # Parse, validation and variable-coercion errors: the client's document is at fault.
         if error.extensions and "code" in error.extensions:
             return error
         return GraphQLError(
-            error.message, nodes=error.nodes, source=error.source, positions=error.positions,
+            error.message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
             path=error.path,
-            extensions={"code": "BAD_USER_INPUT", "fields": [{"field": "query", "message": error.message}]},
+            extensions={
+                "code": "BAD_USER_INPUT",
+                "fields": [{"field": "query", "message": error.message}],
+            },
         )
     log.error("unexpected error in %s", error.path, exc_info=original)
     return GraphQLError(
-        MASKED_MESSAGE, nodes=error.nodes, source=error.source, positions=error.positions,
-        path=error.path, extensions={"code": "INTERNAL_SERVER_ERROR"},
+        MASKED_MESSAGE,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions={"code": "INTERNAL_SERVER_ERROR"},
     )
 
 

@@ -32,9 +32,14 @@ class ShippingAddressInput:
 
     def to_domain(self) -> model.ShippingAddress:
         return model.ShippingAddress(
-            recipient=self.recipient, street=tuple(self.street), city=self.city,
-            postal_code=self.postal_code, country=self.country.upper(), company=self.company,
-            region=self.region, phone=self.phone,
+            recipient=self.recipient,
+            street=tuple(self.street),
+            city=self.city,
+            postal_code=self.postal_code,
+            country=self.country.upper(),
+            company=self.company,
+            region=self.region,
+            phone=self.phone,
         )
 
 
@@ -48,8 +53,10 @@ class EntitlementsInput:
 
     def to_domain(self) -> model.Entitlements:
         return model.Entitlements(
-            sim_billing_status=self.sim_billing_status, price_plan=self.price_plan,
-            service_profile=self.service_profile, roaming_profile=self.roaming_profile,
+            sim_billing_status=self.sim_billing_status,
+            price_plan=self.price_plan,
+            service_profile=self.service_profile,
+            roaming_profile=self.roaming_profile,
             apn_group=self.apn_group,
         )
 
@@ -201,7 +208,7 @@ class CreateProductInput:
     name: str
     kind: model.ProductKind
     form_factor: model.FormFactor
-    unit_price: str = strawberry.field(description="Decimal amount, e.g. \"2.50\".")
+    unit_price: str = strawberry.field(description='Decimal amount, e.g. "2.50".')
     currency: str
     description: str | None = None
     features: list[str] | None = None
@@ -210,9 +217,16 @@ class CreateProductInput:
 
     def details(self) -> ProductDetails:
         return ProductDetails(
-            code=self.code, name=self.name, description=self.description, kind=self.kind,
-            form_factor=self.form_factor, features=self.features, branding=self.branding,
-            unit_price=self.unit_price, currency=self.currency, active=self.active,
+            code=self.code,
+            name=self.name,
+            description=self.description,
+            kind=self.kind,
+            form_factor=self.form_factor,
+            features=self.features,
+            branding=self.branding,
+            unit_price=self.unit_price,
+            currency=self.currency,
+            active=self.active,
         )
 
 
@@ -232,9 +246,16 @@ class UpdateProductInput:
 
     def details(self) -> ProductDetails:
         return ProductDetails(
-            code=self.code, name=self.name, description=self.description, kind=self.kind,
-            form_factor=self.form_factor, features=self.features, branding=self.branding,
-            unit_price=self.unit_price, currency=self.currency, active=self.active,
+            code=self.code,
+            name=self.name,
+            description=self.description,
+            kind=self.kind,
+            form_factor=self.form_factor,
+            features=self.features,
+            branding=self.branding,
+            unit_price=self.unit_price,
+            currency=self.currency,
+            active=self.active,
         )
 
 
@@ -247,7 +268,9 @@ class CreateAccountInput:
 
     def details(self) -> AccountDetails:
         return AccountDetails(
-            code=self.code, name=self.name, status=self.status,
+            code=self.code,
+            name=self.name,
+            status=self.status,
             defaults=self.defaults.to_domain() if self.defaults else None,
         )
 
@@ -262,7 +285,9 @@ class UpdateAccountInput:
 
     def details(self) -> AccountDetails:
         return AccountDetails(
-            code=self.code, name=self.name, status=self.status,
+            code=self.code,
+            name=self.name,
+            status=self.status,
             defaults=self.defaults.to_domain() if self.defaults else None,
         )
 

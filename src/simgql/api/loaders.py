@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
 
 from strawberry.dataloader import DataLoader
 
@@ -23,19 +23,16 @@ from simgql.db.models import (
     StatusEvent,
 )
 
-V = TypeVar("V")
-BatchFetch = Callable[..., Awaitable[dict[uuid.UUID, Any]]]
+BatchFetch = Callable[..., Awaitable[Mapping[uuid.UUID, Any]]]
 
 
-def _loader(
-    db: Database, fetch: Callable[..., Awaitable[dict[uuid.UUID, V]]], default: V | None = None
-) -> DataLoader[uuid.UUID, V]:
+def _loader(db: Database, fetch: BatchFetch, default: Any = None) -> DataLoader[uuid.UUID, Any]:
     """A loader whose each batch reads in a session of its own (sessions are not shared)."""
 
-    async def load(keys: Sequence[uuid.UUID]) -> list[V]:
+    async def load(keys: Sequence[uuid.UUID]) -> list[Any]:
         async with db.read() as session:
             found = await fetch(session, ids=list(keys))
-        return [found.get(k, default) for k in keys]  # type: ignore[misc]
+        return [found.get(k, default) for k in keys]
 
     return DataLoader(load_fn=load)
 
@@ -44,8 +41,12 @@ class Loaders:
     """Created for every operation, so nothing cached leaks between requests or viewers."""
 
     def __init__(self, db: Database) -> None:
-        self.account: DataLoader[uuid.UUID, Account | None] = _loader(db, account_repo.accounts_by_ids)
-        self.product: DataLoader[uuid.UUID, Product | None] = _loader(db, product_repo.products_by_ids)
+        self.account: DataLoader[uuid.UUID, Account | None] = _loader(
+            db, account_repo.accounts_by_ids
+        )
+        self.product: DataLoader[uuid.UUID, Product | None] = _loader(
+            db, product_repo.products_by_ids
+        )
         self.purchase_order: DataLoader[uuid.UUID, PurchaseOrder | None] = _loader(
             db, po_repo.purchase_orders_by_ids
         )

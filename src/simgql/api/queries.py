@@ -7,9 +7,13 @@ from sqlalchemy import select
 
 from simgql.api.context import Info
 from simgql.api.ids import decode_optional_id, parse_id
-from simgql.api.inputs import AccountFilter, ProductFilter, PurchaseOrderFilter, PurchaseOrderOrderBy
+from simgql.api.inputs import (
+    AccountFilter,
+    ProductFilter,
+    PurchaseOrderFilter,
+    PurchaseOrderOrderBy,
+)
 from simgql.api.types import Account, Connection, Me, Node, Product, PurchaseOrder, Sim, connection
-from simgql.db import accounts as account_repo
 from simgql.db import models
 from simgql.db import products as product_repo
 from simgql.db import purchase_orders as po_repo
@@ -82,7 +86,9 @@ class Query:
         account = None
         if viewer.account_id is not None:
             account = await info.context.loaders.account.load(viewer.account_id)
-        return Me(sub=viewer.sub, role=viewer.role, warehouse=viewer.warehouse_code, account_row=account)
+        return Me(
+            sub=viewer.sub, role=viewer.role, warehouse=viewer.warehouse_code, account_row=account
+        )
 
     @strawberry.field(description="Any object by its global ID; null when it is not visible.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
@@ -99,17 +105,27 @@ class Query:
 
     @strawberry.field(description="Enterprise roles see the products assigned to their account.")
     async def products(
-        self, info: Info, first: int | None = None, after: str | None = None,
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
         filter: ProductFilter | None = None,
     ) -> Connection[Product]:
         scope = visible_account_scope(info.context.viewer)
         f = filter or ProductFilter()
-        stmt = product_repo.visible_products(account_id=scope, kind=f.kind, active=f.active, code=f.code)
+        stmt = product_repo.visible_products(
+            account_id=scope, kind=f.kind, active=f.active, code=f.code
+        )
         async with info.context.db.read() as session:
-            page = await fetch_page(session, stmt, keys=[models.Product.code], first=first, after=after)
+            page = await fetch_page(
+                session, stmt, keys=[models.Product.code], first=first, after=after
+            )
         return connection(
-            [Product.of(r) for r in page.rows], page.cursors, total=page.total_count,
-            has_next=page.has_next_page, has_previous=page.has_previous_page,
+            [Product.of(r) for r in page.rows],
+            page.cursors,
+            total=page.total_count,
+            has_next=page.has_next_page,
+            has_previous=page.has_previous_page,
         )
 
     @strawberry.field
@@ -119,7 +135,10 @@ class Query:
 
     @strawberry.field(description="Enterprise roles see only their own account.")
     async def accounts(
-        self, info: Info, first: int | None = None, after: str | None = None,
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
         filter: AccountFilter | None = None,
     ) -> Connection[Account]:
         scope = visible_account_scope(info.context.viewer)
@@ -132,10 +151,15 @@ class Query:
         if f.status is not None:
             stmt = stmt.where(models.Account.status == f.status)
         async with info.context.db.read() as session:
-            page = await fetch_page(session, stmt, keys=[models.Account.code], first=first, after=after)
+            page = await fetch_page(
+                session, stmt, keys=[models.Account.code], first=first, after=after
+            )
         return connection(
-            [Account.of(r) for r in page.rows], page.cursors, total=page.total_count,
-            has_next=page.has_next_page, has_previous=page.has_previous_page,
+            [Account.of(r) for r in page.rows],
+            page.cursors,
+            total=page.total_count,
+            has_next=page.has_next_page,
+            has_previous=page.has_previous_page,
         )
 
     @strawberry.field
@@ -168,17 +192,25 @@ class Query:
                 created_before=f.created_before,
             )
         )
-        for name, value in (("filter.createdAfter", f.created_after), ("filter.createdBefore", f.created_before)):
+        for name, value in (
+            ("filter.createdAfter", f.created_after),
+            ("filter.createdBefore", f.created_before),
+        ):
             if value is not None and value.tzinfo is None:
                 raise BadUserInput.single(name, "must carry a time zone offset")
         async with info.context.db.read() as session:
             page = await fetch_page(
-                session, stmt,
+                session,
+                stmt,
                 keys=[models.PurchaseOrder.created_at, models.PurchaseOrder.id],
                 descending=order_by is PurchaseOrderOrderBy.CREATED_AT_DESC,
-                first=first, after=after,
+                first=first,
+                after=after,
             )
         return connection(
-            [PurchaseOrder.of(r) for r in page.rows], page.cursors, total=page.total_count,
-            has_next=page.has_next_page, has_previous=page.has_previous_page,
+            [PurchaseOrder.of(r) for r in page.rows],
+            page.cursors,
+            total=page.total_count,
+            has_next=page.has_next_page,
+            has_previous=page.has_previous_page,
         )

@@ -6,14 +6,14 @@ import strawberry
 from strawberry.extensions import MaxTokensLimiter, QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
 
+from simgql.api.context import Info
 from simgql.api.errors import ErrorShaping
 from simgql.api.mutations.admin import AdminMutations, Configuration, load_configuration
 from simgql.api.mutations.purchase_orders import PurchaseOrderMutations
-from simgql.api.context import Info
 from simgql.api.queries import Query as BaseQuery
 from simgql.api.types import Account, Product, PurchaseOrder, Sim
-from simgql.domain.policy import ensure_role
 from simgql.domain.model import SP_ROLES
+from simgql.domain.policy import ensure_role
 
 
 @strawberry.type

@@ -17,7 +17,6 @@ from simgql.domain.model import SimBillingStatus
 from simgql.domain.policy import available_actions, can_see_sims
 from simgql.services.purchase_orders import address_of, facts_of, overrides_of
 
-
 CENT = Decimal("0.01")
 
 
@@ -166,7 +165,9 @@ class Sim(Node):
     def entitlements(self) -> Entitlements:
         r = self.row
         return Entitlements(
-            sim_billing_status=SimBillingStatus(r.sim_billing_status) if r.sim_billing_status else None,
+            sim_billing_status=SimBillingStatus(r.sim_billing_status)
+            if r.sim_billing_status
+            else None,
             price_plan=r.price_plan,
             service_profile=r.service_profile,
             roaming_profile=r.roaming_profile,
@@ -182,9 +183,21 @@ class Sim(Node):
     @classmethod
     def of(cls, row: models.Sim) -> Sim:
         return cls(
-            row=row, id=strawberry.ID(encode_id("Sim", row.id)),
-            iccid=row.iccid, imsi=row.imsi, msisdn=row.msisdn,
+            row=row,
+            id=strawberry.ID(encode_id("Sim", row.id)),
+            iccid=row.iccid,
+            imsi=row.imsi,
+            msisdn=row.msisdn,
         )
+
+
+async def _line_price(info: Info, line: models.PurchaseOrderLine) -> tuple[Decimal, str]:
+    """The submitted snapshot of a line's unit price, or the product's price before submit."""
+    if line.unit_price is not None and line.currency is not None:
+        return line.unit_price, line.currency
+    product = await info.context.loaders.product.load(line.product_id)
+    assert product is not None
+    return product.unit_price, product.currency
 
 
 @strawberry.type
@@ -202,11 +215,7 @@ class PurchaseOrderLine:
 
     @strawberry.field(description="The price per SIM: fixed at submit, the current price before.")
     async def unit_price(self, info: Info) -> Money:
-        if self.row.unit_price is not None and self.row.currency is not None:
-            return Money.of(self.row.unit_price, self.row.currency)
-        product = await info.context.loaders.product.load(self.row.product_id)
-        assert product is not None
-        return Money.of(product.unit_price, product.currency)
+        return Money.of(*await _line_price(info, self.row))
 
     @strawberry.field
     async def assigned_sim_count(self, info: Info) -> int:
@@ -296,7 +305,12 @@ class PurchaseOrder(Node):
     async def lines(self, info: Info) -> list[PurchaseOrderLine]:
         rows = await info.context.loaders.lines.load(self.row.id)
         return [
-            PurchaseOrderLine(row=r, po_status=self.row.status, id=strawberry.ID(encode_id("PurchaseOrderLine", r.id)), quantity=r.quantity)
+            PurchaseOrderLine(
+                row=r,
+                po_status=self.row.status,
+                id=strawberry.ID(encode_id("PurchaseOrderLine", r.id)),
+                quantity=r.quantity,
+            )
             for r in rows
         ]
 
@@ -306,8 +320,14 @@ class PurchaseOrder(Node):
         if a is None:
             return None
         return ShippingAddress(
-            recipient=a.recipient, company=a.company, street=list(a.street), city=a.city,
-            postal_code=a.postal_code, region=a.region, country=a.country, phone=a.phone,
+            recipient=a.recipient,
+            company=a.company,
+            street=list(a.street),
+            city=a.city,
+            postal_code=a.postal_code,
+            region=a.region,
+            country=a.country,
+            phone=a.phone,
         )
 
     @strawberry.field(description="The account defaults this PO overrides (unset fields: none).")
@@ -322,22 +342,24 @@ class PurchaseOrder(Node):
 
     @strawberry.field
     async def total(self, info: Info) -> Money | None:
-        lines = await self.lines(info)
-        if not lines:
+        rows = await info.context.loaders.lines.load(self.row.id)
+        if not rows:
             return None
-        prices = [await line.unit_price(info) for line in lines]
-        currency = prices[0].currency
-        if any(p.currency != currency for p in prices):
+        prices = [await _line_price(info, r) for r in rows]
+        currencies = {currency for _, currency in prices}
+        if len(currencies) != 1:
             return None
-        amount = sum((Decimal(p.amount) * line.quantity for p, line in zip(prices, lines, strict=True)), Decimal(0))
-        return Money.of(amount, currency)
+        amount = sum((p * r.quantity for (p, _), r in zip(prices, rows, strict=True)), Decimal(0))
+        return Money.of(amount, currencies.pop())
 
     @strawberry.field
     def shipping(self) -> Shipping | None:
         r = self.row
         if r.carrier is None or r.tracking_number is None or r.shipped_at is None:
             return None
-        return Shipping(carrier=r.carrier, tracking_number=r.tracking_number, shipped_at=r.shipped_at)
+        return Shipping(
+            carrier=r.carrier, tracking_number=r.tracking_number, shipped_at=r.shipped_at
+        )
 
     @strawberry.field
     async def status_history(self, info: Info) -> list[StatusChange]:
@@ -391,7 +413,9 @@ class Connection(Generic[N]):
     total_count: int
 
 
-def connection(nodes: list[N], cursors: list[str], *, total: int, has_next: bool, has_previous: bool) -> Connection[N]:
+def connection(
+    nodes: list[N], cursors: list[str], *, total: int, has_next: bool, has_previous: bool
+) -> Connection[N]:
     return Connection(
         edges=[Edge(cursor=c, node=n) for n, c in zip(nodes, cursors, strict=True)],
         page_info=PageInfo(

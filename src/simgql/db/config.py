@@ -17,7 +17,9 @@ DEFAULTS: dict[str, Any] = {ALLOW_OVERRIDE: True}
 
 async def get_config(session: AsyncSession, *, key: str) -> Any:
     """The stored value of `key`, or its default."""
-    row = (await session.execute(select(ConfigItem).where(ConfigItem.key == key))).scalar_one_or_none()
+    row = (
+        await session.execute(select(ConfigItem).where(ConfigItem.key == key))
+    ).scalar_one_or_none()
     return DEFAULTS.get(key) if row is None else row.value
 
 

@@ -108,7 +108,7 @@ class ProductAssignment(Base):
 
 
 class ConfigItem(Base):
-    """A configuration item the SP admin changes at run time, e.g. `po.allowAccountDefaultOverride`."""
+    """A run-time configuration item, e.g. `po.allowAccountDefaultOverride`."""
 
     __tablename__ = "config_items"
 

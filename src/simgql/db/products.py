@@ -41,13 +41,15 @@ def visible_products(
     kind: str | None = None,
     active: bool | None = None,
     code: str | None = None,
-) -> Select[tuple[Product]]:
+) -> Select[Product]:
     """Products a viewer may list: all for SP roles, the assigned ones for an account."""
     stmt = select(Product)
     if account_id is not None:
         stmt = stmt.where(
             Product.id.in_(
-                select(ProductAssignment.product_id).where(ProductAssignment.account_id == account_id)
+                select(ProductAssignment.product_id).where(
+                    ProductAssignment.account_id == account_id
+                )
             )
         )
     if kind is not None:

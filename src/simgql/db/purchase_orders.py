@@ -31,7 +31,7 @@ class PurchaseOrderFilter:
     created_before: dt.datetime | None = None
 
 
-def filtered_purchase_orders(flt: PurchaseOrderFilter) -> Select[tuple[PurchaseOrder]]:
+def filtered_purchase_orders(flt: PurchaseOrderFilter) -> Select[PurchaseOrder]:
     stmt = select(PurchaseOrder)
     if flt.account_id is not None:
         stmt = stmt.where(PurchaseOrder.account_id == flt.account_id)
@@ -113,8 +113,8 @@ async def sim_counts_by_line_ids(
             select(Sim.line_id, func.count()).where(Sim.line_id.in_(ids)).group_by(Sim.line_id)
         )
     ).all()
-    counts = {i: 0 for i in ids}
-    counts.update({line_id: n for line_id, n in rows})
+    counts = dict.fromkeys(ids, 0)
+    counts.update({line_id: int(n) for line_id, n in rows})
     return counts
 
 
@@ -122,9 +122,7 @@ async def fully_assigned_by_po_ids(
     session: AsyncSession, *, ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, bool]:
     """Whether every line of each PO has as many SIMs as its quantity."""
-    assigned = (
-        select(Sim.line_id, func.count().label("n")).group_by(Sim.line_id).subquery()
-    )
+    assigned = select(Sim.line_id, func.count().label("n")).group_by(Sim.line_id).subquery()
     rows = (
         await session.execute(
             select(
@@ -139,7 +137,7 @@ async def fully_assigned_by_po_ids(
             .group_by(PurchaseOrderLine.purchase_order_id)
         )
     ).all()
-    out = {i: False for i in ids}
+    out = dict.fromkeys(ids, False)
     for po_id, total, complete in rows:
         out[po_id] = total > 0 and total == complete
     return out
@@ -179,7 +177,7 @@ async def existing_sim_identifiers(
 
 async def next_po_number(session: AsyncSession) -> int:
     """A fresh PO number: a sequence on PostgreSQL, a locked counter row on SQLite."""
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         return int((await session.execute(text("SELECT nextval('po_number_seq')"))).scalar_one())
     value = (
         await session.execute(

@@ -222,9 +222,7 @@ def submission_problems(
     p = ship_date_problem(requested_ship_date, today)
     if p:
         problems.append(FieldError("requestedShipDate", p))
-    problems.extend(
-        override_problems(overrides, allowed=overrides_allowed, catalogue=catalogue)
-    )
+    problems.extend(override_problems(overrides, allowed=overrides_allowed, catalogue=catalogue))
     if not account_active:
         problems.append(FieldError("accountId", "the account is suspended"))
     return problems

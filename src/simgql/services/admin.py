@@ -16,9 +16,8 @@ from simgql.db import accounts as account_repo
 from simgql.db.config import ALLOW_OVERRIDE, set_config
 from simgql.db.engine import Database
 from simgql.db.models import Account, CatalogueEntry, Product, ProductAssignment
-from simgql.domain.errors import BadUserInput, Conflict, FieldError, NotFound, raise_if_any
+from simgql.domain.errors import BadUserInput, FieldError, NotFound, raise_if_any
 from simgql.domain.model import (
-    SP_ROLES,
     AccountStatus,
     CatalogueKind,
     Entitlements,
@@ -76,7 +75,9 @@ def _product_problems(d: ProductDetails) -> list[FieldError]:
     for name, value in (("name", d.name), ("branding", d.branding)):
         if value is not None and (p := text_problem(value, required=name == "name")):
             problems.append(FieldError(name, p))
-    if d.description is not None and (p := text_problem(d.description, required=False, max_length=4000)):
+    if d.description is not None and (
+        p := text_problem(d.description, required=False, max_length=4000)
+    ):
         problems.append(FieldError("description", p))
     for i, feature in enumerate(d.features or ()):
         if p := catalogue_code_problem(feature):
@@ -97,8 +98,12 @@ async def create_product(db: Database, *, viewer: Viewer, details: ProductDetail
         if getattr(details, name) is None:
             problems.append(FieldError(name, "is required"))
     raise_if_any(problems)
-    assert details.code and details.name and details.unit_price and details.currency
-    assert details.kind and details.form_factor
+    assert details.code
+    assert details.name
+    assert details.unit_price
+    assert details.currency
+    assert details.kind
+    assert details.form_factor
     product = Product(
         code=details.code,
         name=details.name,
@@ -130,9 +135,13 @@ async def update_product(
             if product is None:
                 raise NotFound("Product")
             for name, value in (
-                ("code", details.code), ("name", details.name), ("description", details.description),
-                ("kind", details.kind), ("form_factor", details.form_factor),
-                ("branding", details.branding), ("currency", details.currency),
+                ("code", details.code),
+                ("name", details.name),
+                ("description", details.description),
+                ("kind", details.kind),
+                ("form_factor", details.form_factor),
+                ("branding", details.branding),
+                ("currency", details.currency),
                 ("active", details.active),
             ):
                 if value is not None:
@@ -156,7 +165,11 @@ def _account_problems(d: AccountDetails) -> list[FieldError]:
         problems.append(FieldError("name", p))
     if d.defaults is not None:
         for key, value in d.defaults.as_dict().items():
-            if key != "simBillingStatus" and value is not None and (p := catalogue_code_problem(value)):
+            if (
+                key != "simBillingStatus"
+                and value is not None
+                and (p := catalogue_code_problem(value))
+            ):
                 problems.append(FieldError(f"defaults.{key}", p))
     return problems
 
@@ -176,8 +189,11 @@ async def create_account(db: Database, *, viewer: Viewer, details: AccountDetail
         if getattr(details, name) is None:
             problems.append(FieldError(name, "is required"))
     raise_if_any(problems)
-    assert details.code and details.name
-    account = Account(code=details.code, name=details.name, status=details.status or AccountStatus.ACTIVE)
+    assert details.code
+    assert details.name
+    account = Account(
+        code=details.code, name=details.name, status=details.status or AccountStatus.ACTIVE
+    )
     _write_defaults(account, details.defaults or Entitlements())
     try:
         async with db.write() as session:
@@ -258,12 +274,21 @@ async def unassign_product(
 
 
 async def set_catalogue(
-    db: Database, *, viewer: Viewer, account_id: uuid.UUID, kind: CatalogueKind, codes: Sequence[str]
+    db: Database,
+    *,
+    viewer: Viewer,
+    account_id: uuid.UUID,
+    kind: CatalogueKind,
+    codes: Sequence[str],
 ) -> None:
     """Replace the account's allowed values of one kind."""
     ensure_role(viewer, ADMIN, "manage catalogues")
     raise_if_any(
-        [FieldError(f"codes.{i}", p) for i, c in enumerate(codes) if (p := catalogue_code_problem(c))]
+        [
+            FieldError(f"codes.{i}", p)
+            for i, c in enumerate(codes)
+            if (p := catalogue_code_problem(c))
+        ]
     )
     async with db.write() as session:
         if await session.get(Account, account_id) is None:
@@ -281,7 +306,9 @@ async def set_configuration(db: Database, *, viewer: Viewer, key: str, value: An
     ensure_role(viewer, ADMIN, "change configuration")
     expected = CONFIG_KEYS.get(key)
     if expected is None:
-        raise BadUserInput.single("key", f"unknown configuration item; known: {', '.join(CONFIG_KEYS)}")
+        raise BadUserInput.single(
+            "key", f"unknown configuration item; known: {', '.join(CONFIG_KEYS)}"
+        )
     if not isinstance(value, expected):
         raise BadUserInput.single("value", f"must be a {expected.__name__}")
     async with db.write() as session:

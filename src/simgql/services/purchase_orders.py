@@ -169,7 +169,10 @@ async def _replace_lines(
         assert line.product_id is not None  # checked by _check_order
         session.add(
             PurchaseOrderLine(
-                purchase_order_id=po.id, position=i, product_id=line.product_id, quantity=line.quantity
+                purchase_order_id=po.id,
+                position=i,
+                product_id=line.product_id,
+                quantity=line.quantity,
             )
         )
 
@@ -254,7 +257,13 @@ async def create_purchase_order(
             return Outcome(earlier)
         await _replace_lines(session, po=po, lines=lines)
         event = await po_repo.append_event(
-            session, po=po, from_status=None, to_status=po.status, actor=viewer.sub, note=None, at=now
+            session,
+            po=po,
+            from_status=None,
+            to_status=po.status,
+            actor=viewer.sub,
+            note=None,
+            at=now,
         )
     return Outcome(po, [event])
 
@@ -263,7 +272,12 @@ class SimpleTransition(Protocol):
     """The shape of the transitions that take only a note."""
 
     async def __call__(
-        self, db: Database, *, viewer: Viewer, po_id: uuid.UUID, expected_version: int | None,
+        self,
+        db: Database,
+        *,
+        viewer: Viewer,
+        po_id: uuid.UUID,
+        expected_version: int | None,
         note: str | None,
     ) -> Outcome: ...
 
@@ -362,12 +376,22 @@ async def update_purchase_order(
         _write_overrides(po, overrides)
 
     return await _transition(
-        db, viewer=viewer, action=A.UPDATE, po_id=po_id, expected_version=expected_version, apply=apply
+        db,
+        viewer=viewer,
+        action=A.UPDATE,
+        po_id=po_id,
+        expected_version=expected_version,
+        apply=apply,
     )
 
 
 async def submit_purchase_order(
-    db: Database, *, viewer: Viewer, po_id: uuid.UUID, expected_version: int | None, note: str | None
+    db: Database,
+    *,
+    viewer: Viewer,
+    po_id: uuid.UUID,
+    expected_version: int | None,
+    note: str | None,
 ) -> Outcome:
     async def apply(session: AsyncSession, po: PurchaseOrder, account: Account) -> None:
         lines = await _stored_lines(session, po)
@@ -388,21 +412,36 @@ async def submit_purchase_order(
             line.currency = offered[line.product_id].currency
 
     return await _transition(
-        db, viewer=viewer, action=A.SUBMIT, po_id=po_id, expected_version=expected_version,
-        note=note, apply=apply,
+        db,
+        viewer=viewer,
+        action=A.SUBMIT,
+        po_id=po_id,
+        expected_version=expected_version,
+        note=note,
+        apply=apply,
     )
 
 
 async def accept_purchase_order(
-    db: Database, *, viewer: Viewer, po_id: uuid.UUID, expected_version: int | None, note: str | None
+    db: Database,
+    *,
+    viewer: Viewer,
+    po_id: uuid.UUID,
+    expected_version: int | None,
+    note: str | None,
 ) -> Outcome:
     async def apply(session: AsyncSession, po: PurchaseOrder, _account: Account) -> None:
         if po.number is None:
             po.number = await po_repo.next_po_number(session)
 
     return await _transition(
-        db, viewer=viewer, action=A.ACCEPT, po_id=po_id, expected_version=expected_version,
-        note=note, apply=apply,
+        db,
+        viewer=viewer,
+        action=A.ACCEPT,
+        po_id=po_id,
+        expected_version=expected_version,
+        note=note,
+        apply=apply,
     )
 
 
@@ -421,54 +460,105 @@ async def reject_purchase_order(
     db: Database, *, viewer: Viewer, po_id: uuid.UUID, expected_version: int | None, reason: str
 ) -> Outcome:
     return await _transition(
-        db, viewer=viewer, action=A.REJECT, po_id=po_id, expected_version=expected_version,
-        note=reason, apply=_reason_apply("reason", reason, "rejection_reason"),
+        db,
+        viewer=viewer,
+        action=A.REJECT,
+        po_id=po_id,
+        expected_version=expected_version,
+        note=reason,
+        apply=_reason_apply("reason", reason, "rejection_reason"),
     )
 
 
 async def cancel_purchase_order(
-    db: Database, *, viewer: Viewer, po_id: uuid.UUID, expected_version: int | None,
+    db: Database,
+    *,
+    viewer: Viewer,
+    po_id: uuid.UUID,
+    expected_version: int | None,
     reason: str | None,
 ) -> Outcome:
     apply = _reason_apply("reason", reason, "cancellation_reason") if reason else None
     return await _transition(
-        db, viewer=viewer, action=A.CANCEL, po_id=po_id, expected_version=expected_version,
-        note=reason, apply=apply,
+        db,
+        viewer=viewer,
+        action=A.CANCEL,
+        po_id=po_id,
+        expected_version=expected_version,
+        note=reason,
+        apply=apply,
     )
 
 
 async def reopen_purchase_order(
-    db: Database, *, viewer: Viewer, po_id: uuid.UUID, expected_version: int | None, note: str | None
+    db: Database,
+    *,
+    viewer: Viewer,
+    po_id: uuid.UUID,
+    expected_version: int | None,
+    note: str | None,
 ) -> Outcome:
     return await _transition(
-        db, viewer=viewer, action=A.REOPEN, po_id=po_id, expected_version=expected_version, note=note
+        db,
+        viewer=viewer,
+        action=A.REOPEN,
+        po_id=po_id,
+        expected_version=expected_version,
+        note=note,
     )
 
 
 async def start_provisioning(
-    db: Database, *, viewer: Viewer, po_id: uuid.UUID, expected_version: int | None, note: str | None
+    db: Database,
+    *,
+    viewer: Viewer,
+    po_id: uuid.UUID,
+    expected_version: int | None,
+    note: str | None,
 ) -> Outcome:
     return await _transition(
-        db, viewer=viewer, action=A.START_PROVISIONING, po_id=po_id,
-        expected_version=expected_version, note=note,
+        db,
+        viewer=viewer,
+        action=A.START_PROVISIONING,
+        po_id=po_id,
+        expected_version=expected_version,
+        note=note,
     )
 
 
 async def mark_ready(
-    db: Database, *, viewer: Viewer, po_id: uuid.UUID, expected_version: int | None, note: str | None
+    db: Database,
+    *,
+    viewer: Viewer,
+    po_id: uuid.UUID,
+    expected_version: int | None,
+    note: str | None,
 ) -> Outcome:
     return await _transition(
-        db, viewer=viewer, action=A.MARK_READY, po_id=po_id, expected_version=expected_version,
+        db,
+        viewer=viewer,
+        action=A.MARK_READY,
+        po_id=po_id,
+        expected_version=expected_version,
         note=note,
     )
 
 
 async def confirm_receipt(
-    db: Database, *, viewer: Viewer, po_id: uuid.UUID, expected_version: int | None, note: str | None
+    db: Database,
+    *,
+    viewer: Viewer,
+    po_id: uuid.UUID,
+    expected_version: int | None,
+    note: str | None,
 ) -> Outcome:
     return await _transition(
-        db, viewer=viewer, action=A.CONFIRM_RECEIPT, po_id=po_id,
-        expected_version=expected_version, note=note,
+        db,
+        viewer=viewer,
+        action=A.CONFIRM_RECEIPT,
+        po_id=po_id,
+        expected_version=expected_version,
+        note=note,
     )
 
 
@@ -500,8 +590,13 @@ async def ship_purchase_order(
         po.shipped_at = when
 
     return await _transition(
-        db, viewer=viewer, action=A.SHIP, po_id=po_id, expected_version=expected_version,
-        note=f"{carrier} {tracking_number}", apply=apply,
+        db,
+        viewer=viewer,
+        action=A.SHIP,
+        po_id=po_id,
+        expected_version=expected_version,
+        note=f"{carrier} {tracking_number}",
+        apply=apply,
     )
 
 
@@ -562,9 +657,13 @@ async def assign_sims(
             for sim in assignment.sims:
                 session.add(
                     Sim(
-                        iccid=sim.iccid, imsi=sim.imsi, msisdn=sim.msisdn,
-                        product_id=line.product_id, account_id=po.account_id,
-                        purchase_order_id=po.id, line_id=line.id,
+                        iccid=sim.iccid,
+                        imsi=sim.imsi,
+                        msisdn=sim.msisdn,
+                        product_id=line.product_id,
+                        account_id=po.account_id,
+                        purchase_order_id=po.id,
+                        line_id=line.id,
                         sim_billing_status=entitlements.sim_billing_status,
                         price_plan=entitlements.price_plan,
                         service_profile=entitlements.service_profile,
@@ -579,6 +678,10 @@ async def assign_sims(
             raise Conflict("a SIM identifier was taken by a concurrent request") from None
 
     return await _transition(
-        db, viewer=viewer, action=A.ASSIGN_SIMS, po_id=po_id, expected_version=expected_version,
+        db,
+        viewer=viewer,
+        action=A.ASSIGN_SIMS,
+        po_id=po_id,
+        expected_version=expected_version,
         apply=apply,
     )

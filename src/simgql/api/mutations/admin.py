@@ -63,27 +63,35 @@ async def _account_payload(info: Info, account_id: object) -> AccountPayload:
 class AdminMutations:
     @strawberry.mutation(description="SP_ADMIN: add a SIM Sales Product.")
     async def create_product(self, info: Info, input: CreateProductInput) -> ProductPayload:
-        row = await admin.create_product(info.context.db, viewer=info.context.viewer, details=input.details())
+        row = await admin.create_product(
+            info.context.db, viewer=info.context.viewer, details=input.details()
+        )
         return ProductPayload(product=Product.of(row))
 
     @strawberry.mutation(description="SP_ADMIN: change a product; fields not given stay.")
     async def update_product(self, info: Info, input: UpdateProductInput) -> ProductPayload:
         row = await admin.update_product(
-            info.context.db, viewer=info.context.viewer,
-            product_id=decode_id(input.id, "Product", "id"), details=input.details(),
+            info.context.db,
+            viewer=info.context.viewer,
+            product_id=decode_id(input.id, "Product", "id"),
+            details=input.details(),
         )
         return ProductPayload(product=Product.of(row))
 
     @strawberry.mutation(description="SP_ADMIN: onboard an enterprise account.")
     async def create_account(self, info: Info, input: CreateAccountInput) -> AccountPayload:
-        row = await admin.create_account(info.context.db, viewer=info.context.viewer, details=input.details())
+        row = await admin.create_account(
+            info.context.db, viewer=info.context.viewer, details=input.details()
+        )
         return AccountPayload(account=Account.of(row))
 
     @strawberry.mutation(description="SP_ADMIN: change an account's name, status or defaults.")
     async def update_account(self, info: Info, input: UpdateAccountInput) -> AccountPayload:
         row = await admin.update_account(
-            info.context.db, viewer=info.context.viewer,
-            account_id=decode_id(input.id, "Account", "id"), details=input.details(),
+            info.context.db,
+            viewer=info.context.viewer,
+            account_id=decode_id(input.id, "Account", "id"),
+            details=input.details(),
         )
         return AccountPayload(account=Account.of(row))
 
@@ -91,9 +99,12 @@ class AdminMutations:
     async def assign_product(self, info: Info, input: AssignProductInput) -> AccountPayload:
         account_id = decode_id(input.account_id, "Account", "accountId")
         await admin.assign_product(
-            info.context.db, viewer=info.context.viewer, account_id=account_id,
+            info.context.db,
+            viewer=info.context.viewer,
+            account_id=account_id,
             product_id=decode_id(input.product_id, "Product", "productId"),
-            min_quantity=input.min_quantity, max_quantity=input.max_quantity,
+            min_quantity=input.min_quantity,
+            max_quantity=input.max_quantity,
         )
         return await _account_payload(info, account_id)
 
@@ -101,25 +112,36 @@ class AdminMutations:
     async def unassign_product(self, info: Info, input: UnassignProductInput) -> AccountPayload:
         account_id = decode_id(input.account_id, "Account", "accountId")
         await admin.unassign_product(
-            info.context.db, viewer=info.context.viewer, account_id=account_id,
+            info.context.db,
+            viewer=info.context.viewer,
+            account_id=account_id,
             product_id=decode_id(input.product_id, "Product", "productId"),
         )
         return await _account_payload(info, account_id)
 
     @strawberry.mutation(description="SP_ADMIN: replace one list of an account's catalogue.")
-    async def set_account_catalogue(self, info: Info, input: SetAccountCatalogueInput) -> AccountPayload:
+    async def set_account_catalogue(
+        self, info: Info, input: SetAccountCatalogueInput
+    ) -> AccountPayload:
         account_id = decode_id(input.account_id, "Account", "accountId")
         await admin.set_catalogue(
-            info.context.db, viewer=info.context.viewer, account_id=account_id,
-            kind=input.kind, codes=input.codes,
+            info.context.db,
+            viewer=info.context.viewer,
+            account_id=account_id,
+            kind=input.kind,
+            codes=input.codes,
         )
         return await _account_payload(info, account_id)
 
     @strawberry.mutation(description="SP_ADMIN: change configuration items.")
-    async def set_configuration(self, info: Info, input: SetConfigurationInput) -> ConfigurationPayload:
+    async def set_configuration(
+        self, info: Info, input: SetConfigurationInput
+    ) -> ConfigurationPayload:
         if input.allow_account_default_override is not None:
             await admin.set_configuration(
-                info.context.db, viewer=info.context.viewer, key=ALLOW_OVERRIDE,
+                info.context.db,
+                viewer=info.context.viewer,
+                key=ALLOW_OVERRIDE,
                 value=input.allow_account_default_override,
             )
         else:

@@ -29,7 +29,9 @@ def _payload(_info: Info, outcome: Outcome) -> PurchaseOrderPayload:
     return PurchaseOrderPayload(purchase_order=PurchaseOrder.of(outcome.purchase_order))
 
 
-async def _simple(info: Info, input: TransitionInput, action: actions.SimpleTransition) -> PurchaseOrderPayload:
+async def _simple(
+    info: Info, input: TransitionInput, action: actions.SimpleTransition
+) -> PurchaseOrderPayload:
     outcome = await action(
         info.context.db,
         viewer=info.context.viewer,
@@ -43,7 +45,9 @@ async def _simple(info: Info, input: TransitionInput, action: actions.SimpleTran
 @strawberry.type
 class PurchaseOrderMutations:
     @strawberry.mutation(description="Raise a new purchase order in DRAFT.")
-    async def create_purchase_order(self, info: Info, input: CreatePurchaseOrderInput) -> PurchaseOrderPayload:
+    async def create_purchase_order(
+        self, info: Info, input: CreatePurchaseOrderInput
+    ) -> PurchaseOrderPayload:
         outcome = await actions.create_purchase_order(
             info.context.db,
             viewer=info.context.viewer,
@@ -54,7 +58,9 @@ class PurchaseOrderMutations:
         return _payload(info, outcome)
 
     @strawberry.mutation(description="Change a DRAFT; lines given replace every line.")
-    async def update_purchase_order(self, info: Info, input: UpdatePurchaseOrderInput) -> PurchaseOrderPayload:
+    async def update_purchase_order(
+        self, info: Info, input: UpdatePurchaseOrderInput
+    ) -> PurchaseOrderPayload:
         outcome = await actions.update_purchase_order(
             info.context.db,
             viewer=info.context.viewer,
@@ -65,37 +71,51 @@ class PurchaseOrderMutations:
         return _payload(info, outcome)
 
     @strawberry.mutation(description="DRAFT to SUBMITTED, after the plausibility checks.")
-    async def submit_purchase_order(self, info: Info, input: TransitionInput) -> PurchaseOrderPayload:
+    async def submit_purchase_order(
+        self, info: Info, input: TransitionInput
+    ) -> PurchaseOrderPayload:
         return await _simple(info, input, actions.submit_purchase_order)
 
     @strawberry.mutation(description="SUBMITTED to ACCEPTED; assigns the PO number.")
-    async def accept_purchase_order(self, info: Info, input: TransitionInput) -> PurchaseOrderPayload:
+    async def accept_purchase_order(
+        self, info: Info, input: TransitionInput
+    ) -> PurchaseOrderPayload:
         return await _simple(info, input, actions.accept_purchase_order)
 
     @strawberry.mutation(description="SUBMITTED to REJECTED, with a reason.")
     async def reject_purchase_order(self, info: Info, input: ReasonInput) -> PurchaseOrderPayload:
         outcome = await actions.reject_purchase_order(
-            info.context.db, viewer=info.context.viewer,
+            info.context.db,
+            viewer=info.context.viewer,
             po_id=decode_id(input.id, "PurchaseOrder", "id"),
-            expected_version=input.expected_version, reason=input.reason,
+            expected_version=input.expected_version,
+            reason=input.reason,
         )
         return _payload(info, outcome)
 
     @strawberry.mutation(description="REJECTED back to DRAFT.")
-    async def reopen_purchase_order(self, info: Info, input: TransitionInput) -> PurchaseOrderPayload:
+    async def reopen_purchase_order(
+        self, info: Info, input: TransitionInput
+    ) -> PurchaseOrderPayload:
         return await _simple(info, input, actions.reopen_purchase_order)
 
     @strawberry.mutation(description="Cancel a PO that has not been provisioned.")
-    async def cancel_purchase_order(self, info: Info, input: OptionalReasonInput) -> PurchaseOrderPayload:
+    async def cancel_purchase_order(
+        self, info: Info, input: OptionalReasonInput
+    ) -> PurchaseOrderPayload:
         outcome = await actions.cancel_purchase_order(
-            info.context.db, viewer=info.context.viewer,
+            info.context.db,
+            viewer=info.context.viewer,
             po_id=decode_id(input.id, "PurchaseOrder", "id"),
-            expected_version=input.expected_version, reason=input.reason,
+            expected_version=input.expected_version,
+            reason=input.reason,
         )
         return _payload(info, outcome)
 
     @strawberry.mutation(description="ACCEPTED to PROVISIONING.")
-    async def start_purchase_order_provisioning(self, info: Info, input: TransitionInput) -> PurchaseOrderPayload:
+    async def start_purchase_order_provisioning(
+        self, info: Info, input: TransitionInput
+    ) -> PurchaseOrderPayload:
         return await _simple(info, input, actions.start_provisioning)
 
     @strawberry.mutation(description="Attach SIM identities to the lines of a PROVISIONING PO.")
@@ -103,26 +123,37 @@ class PurchaseOrderMutations:
         self, info: Info, input: AssignPurchaseOrderSimsInput
     ) -> PurchaseOrderPayload:
         outcome = await actions.assign_sims(
-            info.context.db, viewer=info.context.viewer,
+            info.context.db,
+            viewer=info.context.viewer,
             po_id=decode_id(input.id, "PurchaseOrder", "id"),
-            expected_version=input.expected_version, assignments=input.to_domain(),
+            expected_version=input.expected_version,
+            assignments=input.to_domain(),
         )
         return _payload(info, outcome)
 
     @strawberry.mutation(description="PROVISIONING to READY, once every line is fully assigned.")
-    async def mark_purchase_order_ready(self, info: Info, input: TransitionInput) -> PurchaseOrderPayload:
+    async def mark_purchase_order_ready(
+        self, info: Info, input: TransitionInput
+    ) -> PurchaseOrderPayload:
         return await _simple(info, input, actions.mark_ready)
 
     @strawberry.mutation(description="READY to SHIPPED, with carrier and tracking number.")
-    async def ship_purchase_order(self, info: Info, input: ShipPurchaseOrderInput) -> PurchaseOrderPayload:
+    async def ship_purchase_order(
+        self, info: Info, input: ShipPurchaseOrderInput
+    ) -> PurchaseOrderPayload:
         outcome = await actions.ship_purchase_order(
-            info.context.db, viewer=info.context.viewer,
+            info.context.db,
+            viewer=info.context.viewer,
             po_id=decode_id(input.id, "PurchaseOrder", "id"),
-            expected_version=input.expected_version, carrier=input.carrier,
-            tracking_number=input.tracking_number, shipped_at=input.shipped_at,
+            expected_version=input.expected_version,
+            carrier=input.carrier,
+            tracking_number=input.tracking_number,
+            shipped_at=input.shipped_at,
         )
         return _payload(info, outcome)
 
     @strawberry.mutation(description="SHIPPED to CLOSED: the purchaser confirms receipt.")
-    async def confirm_purchase_order_receipt(self, info: Info, input: TransitionInput) -> PurchaseOrderPayload:
+    async def confirm_purchase_order_receipt(
+        self, info: Info, input: TransitionInput
+    ) -> PurchaseOrderPayload:
         return await _simple(info, input, actions.confirm_receipt)
