@@ -33,8 +33,9 @@ class Money:
     @classmethod
     def of(cls, amount: Decimal, currency: str) -> Money:
         # At least two decimals ("12.50"), more only where the price has them ("0.0125").
-        exponent = amount.as_tuple().exponent
-        shown = amount if isinstance(exponent, int) and exponent < -2 else amount.quantize(CENT)
+        exact = amount.normalize()
+        exponent = exact.as_tuple().exponent
+        shown = exact if isinstance(exponent, int) and exponent < -2 else exact.quantize(CENT)
         return cls(amount=format(shown, "f"), currency=currency)
 
 
