@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import MaxTokensLimiter, QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
 
 from simgql.api.context import Info
 from simgql.api.errors import ErrorShaping
@@ -29,8 +31,15 @@ class Mutation(PurchaseOrderMutations, AdminMutations):
     pass
 
 
+class Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Client errors are not server problems; `ErrorShaping` logs the unexpected ones."""
+
+
 def build_schema() -> strawberry.Schema:
-    return strawberry.Schema(
+    return Schema(
         query=Query,
         mutation=Mutation,
         types=[Account, Product, PurchaseOrder, Sim],

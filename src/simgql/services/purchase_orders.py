@@ -18,6 +18,7 @@ from simgql.db.config import ALLOW_OVERRIDE, get_config
 from simgql.db.engine import Database
 from simgql.db.models import Account, PurchaseOrder, PurchaseOrderLine, Sim, StatusEvent, utcnow
 from simgql.domain.errors import BadUserInput, Conflict, FieldError, NotFound, raise_if_any
+from simgql.domain.lifecycle import PURCHASER_AND_SP
 from simgql.domain.model import (
     Entitlements,
     OrderLine,
@@ -29,7 +30,12 @@ from simgql.domain.model import (
     SimIdentity,
     Viewer,
 )
-from simgql.domain.policy import authorize_transition, ensure_may_create_for, ensure_visible
+from simgql.domain.policy import (
+    authorize_transition,
+    ensure_may_create_for,
+    ensure_role,
+    ensure_visible,
+)
 from simgql.domain.validation import (
     MAX_NOTE,
     MAX_TEXT,
@@ -199,16 +205,17 @@ async def create_purchase_order(
     """Raise a new DRAFT PO; with an idempotency key, a replay returns the first PO."""
     if account_id is None:
         if viewer.account_id is None:
+            ensure_role(viewer, PURCHASER_AND_SP, "create purchase orders")
             raise BadUserInput.single("accountId", "is required for service-provider roles")
         account_id = viewer.account_id
     _check_idempotency_key(idempotency_key)
     lines = details.lines or []
-    raise_if_any(line_shape_problems([line.quantity for line in lines]))
     async with db.write() as session:
         account = await account_repo.get_account(session, account_id=account_id)
         if account is None:
             raise NotFound("Account")
         ensure_may_create_for(viewer, account.id)
+        raise_if_any(line_shape_problems([line.quantity for line in lines]))
         if idempotency_key is not None:
             earlier = await po_repo.find_by_idempotency_key(
                 session, created_by=viewer.sub, key=idempotency_key
