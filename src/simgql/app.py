@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 from cross_web import HTTPException
 from sqlalchemy import text
@@ -17,12 +18,15 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.types.unset import UNSET, UnsetType
 
 from simgql.api.auth import bearer_value, viewer_from_token
 from simgql.api.context import Context
 from simgql.api.schema import schema
 from simgql.db.engine import Database
 from simgql.domain.errors import DomainError, Unauthenticated
+from simgql.events.hub import EventHub
 from simgql.settings import Settings
 
 log = logging.getLogger("simgql")
@@ -31,10 +35,44 @@ log = logging.getLogger("simgql")
 class GraphQLApp(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context, and HTTP-level errors as GraphQL errors."""
 
-    def __init__(self, *, db: Database, settings: Settings) -> None:
-        super().__init__(schema, allowed_origins=settings.allowed_origins)
+    def __init__(self, *, db: Database, settings: Settings, hub: EventHub | None) -> None:
+        super().__init__(
+            schema,
+            allowed_origins=settings.allowed_origins,
+            keep_alive=True,
+            keep_alive_interval=settings.ws_keep_alive_seconds,
+            connection_init_wait_timeout=dt.timedelta(
+                seconds=settings.ws_connection_init_timeout_seconds
+            ),
+            max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
+        )
         self.db = db
         self.settings = settings
+        self.hub = hub
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """Authenticate a WebSocket from `connection_init`'s `authorization` (or the header)."""
+        params = context.connection_params or {}
+        raw = params.get("authorization") or params.get("Authorization")
+        if raw is None and isinstance(context.request, WebSocket):
+            raw = context.request.headers.get("authorization")
+        if not isinstance(raw, str) or not raw.strip():
+            raise ConnectionRejectionError({"message": "a bearer token is required"})
+        token = raw.strip()
+        if token.lower().startswith("bearer "):
+            token = token[7:].strip()
+        try:
+            viewer, expires = await viewer_from_token(
+                token,
+                secret=self.settings.jwt_secret,
+                db=self.db,
+                leeway=self.settings.jwt_leeway_seconds,
+            )
+        except DomainError as exc:
+            raise ConnectionRejectionError({"message": exc.message}) from None
+        context.viewer_or_error = viewer
+        context.expires_at = expires
+        return cast(UnsetType, UNSET)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -68,6 +106,7 @@ class GraphQLApp(GraphQL[Context, None]):
             viewer_or_error=viewer,
             expires_at=expires,
             request=request,
+            hub=self.hub,
         )
 
 
@@ -90,13 +129,18 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     database = db or Database(
         settings.database_url, echo=settings.sql_echo, pool_size=settings.db_pool_size
     )
-    graphql = GraphQLApp(db=database, settings=settings)
+    hub = EventHub(database, settings.broadcast_url, queue_size=settings.subscriber_queue_size)
+    graphql = GraphQLApp(db=database, settings=settings, hub=hub)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        yield
-        if db is None:
-            await database.dispose()
+        await hub.start()
+        try:
+            yield
+        finally:
+            await hub.stop()
+            if db is None:
+                await database.dispose()
 
     async def healthz(_request: Request) -> Response:
         return PlainTextResponse("ok")
@@ -120,5 +164,6 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         lifespan=lifespan,
     )
     app.state.db = database
+    app.state.hub = hub
     app.state.settings = settings
     return app

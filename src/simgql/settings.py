@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     port: int = 8000
     allowed_origins: list[str] = Field(default_factory=list)
     db_pool_size: int = 10
+    ws_keep_alive_seconds: float = 15.0
+    ws_connection_init_timeout_seconds: float = 10.0
+    max_subscriptions_per_connection: int = 20
+    subscriber_queue_size: int = 1000
     sql_echo: bool = False
     log_level: str = "info"
 

@@ -12,6 +12,7 @@ from simgql.api.loaders import Loaders
 from simgql.db.engine import Database
 from simgql.domain.errors import DomainError, Unauthenticated
 from simgql.domain.model import Viewer
+from simgql.events.hub import EventHub
 from simgql.settings import Settings
 
 
@@ -23,6 +24,8 @@ class Context:
     expires_at: dt.datetime | None = None
     loaders: Loaders = field(init=False)
     request: Any = None
+    hub: EventHub | None = None
+    connection_params: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.db)

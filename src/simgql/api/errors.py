@@ -15,6 +15,10 @@ log = logging.getLogger("simgql.errors")
 MASKED_MESSAGE = "Internal server error"
 
 
+def as_graphql_error(exc: DomainError) -> GraphQLError:
+    return GraphQLError(exc.message, extensions=exc.extensions(), original_error=exc)
+
+
 def shape_error(error: GraphQLError) -> GraphQLError:
     """Give the error its code; hide anything that is not one of ours."""
     original = error.original_error

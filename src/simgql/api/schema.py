@@ -13,6 +13,7 @@ from simgql.api.errors import ErrorShaping
 from simgql.api.mutations.admin import AdminMutations, Configuration, load_configuration
 from simgql.api.mutations.purchase_orders import PurchaseOrderMutations
 from simgql.api.queries import Query as BaseQuery
+from simgql.api.subscriptions import Subscription
 from simgql.api.types import Account, Product, PurchaseOrder, Sim
 from simgql.domain.model import SP_ROLES
 from simgql.domain.policy import ensure_role
@@ -42,6 +43,7 @@ def build_schema() -> strawberry.Schema:
     return Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[Account, Product, PurchaseOrder, Sim],
         extensions=[
             ErrorShaping,

@@ -20,6 +20,7 @@ from simgql.db.models import (
 )
 
 PO_NUMBER_COUNTER = "po_number"
+EVENT_LOG_LOCK = 0x5349_4D47  # "SIMG": the advisory lock that orders event-log appends
 
 
 @dataclass(frozen=True)
@@ -204,6 +205,11 @@ async def append_event(
     note: str | None,
     at: dt.datetime,
 ) -> StatusEvent:
+    """Append to the event log; on PostgreSQL ids are handed out in commit order."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Held until commit: a reader who sees event N has already seen every event below N,
+        # which is what makes "everything after cursor N" gap-free. SQLite has one writer.
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_LOG_LOCK})
     event = StatusEvent(
         purchase_order_id=po.id,
         account_id=po.account_id,

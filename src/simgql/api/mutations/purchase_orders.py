@@ -25,7 +25,9 @@ class PurchaseOrderPayload:
     purchase_order: PurchaseOrder
 
 
-def _payload(_info: Info, outcome: Outcome) -> PurchaseOrderPayload:
+async def _payload(info: Info, outcome: Outcome) -> PurchaseOrderPayload:
+    if info.context.hub is not None:
+        await info.context.hub.published(outcome.events)
     return PurchaseOrderPayload(purchase_order=PurchaseOrder.of(outcome.purchase_order))
 
 
@@ -39,7 +41,7 @@ async def _simple(
         expected_version=input.expected_version,
         note=input.note,
     )
-    return _payload(info, outcome)
+    return await _payload(info, outcome)
 
 
 @strawberry.type
@@ -55,7 +57,7 @@ class PurchaseOrderMutations:
             details=input.details(),
             idempotency_key=input.idempotency_key,
         )
-        return _payload(info, outcome)
+        return await _payload(info, outcome)
 
     @strawberry.mutation(description="Change a DRAFT; lines given replace every line.")
     async def update_purchase_order(
@@ -68,7 +70,7 @@ class PurchaseOrderMutations:
             expected_version=input.expected_version,
             details=input.details(),
         )
-        return _payload(info, outcome)
+        return await _payload(info, outcome)
 
     @strawberry.mutation(description="DRAFT to SUBMITTED, after the plausibility checks.")
     async def submit_purchase_order(
@@ -91,7 +93,7 @@ class PurchaseOrderMutations:
             expected_version=input.expected_version,
             reason=input.reason,
         )
-        return _payload(info, outcome)
+        return await _payload(info, outcome)
 
     @strawberry.mutation(description="REJECTED back to DRAFT.")
     async def reopen_purchase_order(
@@ -110,7 +112,7 @@ class PurchaseOrderMutations:
             expected_version=input.expected_version,
             reason=input.reason,
         )
-        return _payload(info, outcome)
+        return await _payload(info, outcome)
 
     @strawberry.mutation(description="ACCEPTED to PROVISIONING.")
     async def start_purchase_order_provisioning(
@@ -129,7 +131,7 @@ class PurchaseOrderMutations:
             expected_version=input.expected_version,
             assignments=input.to_domain(),
         )
-        return _payload(info, outcome)
+        return await _payload(info, outcome)
 
     @strawberry.mutation(description="PROVISIONING to READY, once every line is fully assigned.")
     async def mark_purchase_order_ready(
@@ -150,7 +152,7 @@ class PurchaseOrderMutations:
             tracking_number=input.tracking_number,
             shipped_at=input.shipped_at,
         )
-        return _payload(info, outcome)
+        return await _payload(info, outcome)
 
     @strawberry.mutation(description="SHIPPED to CLOSED: the purchaser confirms receipt.")
     async def confirm_purchase_order_receipt(

@@ -1,0 +1,172 @@
+"""Subscriptions: status events of one PO, or of every PO the viewer may see."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator
+
+import strawberry
+
+from simgql.api.context import Info
+from simgql.api.errors import as_graphql_error
+from simgql.api.ids import decode_id
+from simgql.api.loaders import Loaders
+from simgql.api.types import PurchaseOrder
+from simgql.db import events as event_repo
+from simgql.db import models
+from simgql.domain import model
+from simgql.domain.errors import (
+    BadUserInput,
+    DomainError,
+    NotFound,
+    RateLimited,
+    Unauthenticated,
+)
+from simgql.domain.policy import can_see_account, visible_account_scope
+from simgql.events.hub import (
+    EventFilter,
+    SubscriberOverflow,
+    decode_event_cursor,
+    encode_event_cursor,
+)
+
+
+@strawberry.type(description="One status change of a purchase order, as it committed.")
+class PurchaseOrderStatusEvent:
+    row: strawberry.Private[models.StatusEvent]
+    cursor: str = strawberry.field(description="Pass as `after` to resume right after this event.")
+    from_status: model.PurchaseOrderStatus | None
+    to_status: model.PurchaseOrderStatus
+    actor: str
+    note: str | None
+    occurred_at: dt.datetime
+
+    @strawberry.field(description="The purchase order as it is now.")
+    async def purchase_order(self, info: Info) -> PurchaseOrder:
+        row = await info.context.loaders.purchase_order.load(self.row.purchase_order_id)
+        assert row is not None
+        return PurchaseOrder.of(row)
+
+    @classmethod
+    def of(cls, e: models.StatusEvent) -> PurchaseOrderStatusEvent:
+        return cls(
+            row=e,
+            cursor=encode_event_cursor(e.id),
+            from_status=model.PurchaseOrderStatus(e.from_status) if e.from_status else None,
+            to_status=model.PurchaseOrderStatus(e.to_status),
+            actor=e.actor,
+            note=e.note,
+            occurred_at=e.occurred_at,
+        )
+
+
+async def _check_cursor(info: Info, after: str | None) -> int | None:
+    """The event id of a cursor; unknown or invisible cursors are bad input."""
+    if after is None:
+        return None
+    event_id = decode_event_cursor(after)
+    if event_id is not None:
+        async with info.context.db.read() as session:
+            event = await event_repo.get_event(session, event_id=event_id)
+        if event is not None and can_see_account(info.context.viewer, event.account_id):
+            return event_id
+    raise BadUserInput.single("after", "is not a cursor of an event you can see")
+
+
+async def _deliver(
+    info: Info, flt: EventFilter, after: int | None
+) -> AsyncIterator[PurchaseOrderStatusEvent]:
+    """Events from the hub, each resolved with fresh loaders, until the token expires."""
+    hub = info.context.hub
+    if hub is None:
+        raise DomainError("live events are not available on this server")
+    stream = hub.stream(flt, after=after)
+    try:
+        while True:
+            expires = info.context.expires_at
+            remaining = (expires - dt.datetime.now(dt.UTC)).total_seconds() if expires else None
+            if remaining is not None and remaining <= 0:
+                raise Unauthenticated("the token has expired; reconnect with a fresh one")
+            try:
+                async with asyncio.timeout(remaining):
+                    event = await anext(stream)
+            except TimeoutError:
+                continue  # the expiry check above ends the subscription
+            except SubscriberOverflow as exc:
+                raise RateLimited(
+                    "this subscription fell behind and was dropped; resubscribe with "
+                    f"after: {encode_event_cursor(exc.last_delivered)!r}"
+                ) from None
+            info.context.loaders = Loaders(info.context.db)
+            yield PurchaseOrderStatusEvent.of(event)
+    finally:
+        await stream.aclose()
+
+
+async def _guarded(
+    info: Info, setup: AsyncIterator[PurchaseOrderStatusEvent]
+) -> AsyncGenerator[PurchaseOrderStatusEvent, None]:
+    """Turn our domain errors into GraphQL errors with their code, also mid-stream."""
+    try:
+        async for item in setup:
+            yield item
+    except DomainError as exc:
+        raise as_graphql_error(exc) from None
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description="Status events of one PO; with `after`, first every event after that cursor."
+    )
+    async def purchase_order_status_changed(
+        self, info: Info, id: strawberry.ID, after: str | None = None
+    ) -> AsyncGenerator[PurchaseOrderStatusEvent, None]:
+        async def setup() -> AsyncIterator[PurchaseOrderStatusEvent]:
+            viewer = info.context.viewer
+            visible_account_scope(viewer)
+            po_id = decode_id(id, "PurchaseOrder", "id")
+            async with info.context.db.read() as session:
+                po = await session.get(models.PurchaseOrder, po_id)
+            if po is None or not can_see_account(viewer, po.account_id):
+                raise NotFound("PurchaseOrder")
+            start = await _check_cursor(info, after)
+            async for event in _deliver(info, EventFilter(purchase_order_id=po.id), start):
+                yield event
+
+        async for event in _guarded(info, setup()):
+            yield event
+
+    @strawberry.subscription(
+        description="Status events of every PO the viewer may see, optionally narrowed."
+    )
+    async def purchase_order_events(
+        self,
+        info: Info,
+        account_id: strawberry.ID | None = None,
+        statuses: list[model.PurchaseOrderStatus] | None = None,
+        after: str | None = None,
+    ) -> AsyncGenerator[PurchaseOrderStatusEvent, None]:
+        async def setup() -> AsyncIterator[PurchaseOrderStatusEvent]:
+            viewer = info.context.viewer
+            scope = visible_account_scope(viewer)
+            wanted: uuid.UUID | None = scope
+            if account_id is not None:
+                requested = decode_id(account_id, "Account", "accountId")
+                async with info.context.db.read() as session:
+                    account = await session.get(models.Account, requested)
+                if account is None or not can_see_account(viewer, account.id):
+                    raise NotFound("Account")
+                wanted = requested
+            start = await _check_cursor(info, after)
+            flt = EventFilter(
+                account_id=wanted,
+                statuses=frozenset(s.value for s in statuses) if statuses else None,
+            )
+            async for event in _deliver(info, flt, start):
+                yield event
+
+        async for event in _guarded(info, setup()):
+            yield event

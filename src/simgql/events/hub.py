@@ -1,0 +1,233 @@
+"""The per-process fan-out: reads the event log once, hands each event to its subscribers.
+
+Each subscriber owns a bounded queue. One that falls behind by more than its queue holds is
+dropped with an `overflowed` mark, so it cannot stall the others; the client is told and
+resumes from its last cursor, which replays what it missed from the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import datetime as dt
+import logging
+import uuid
+from collections.abc import AsyncGenerator, Sequence
+from dataclasses import dataclass, field
+
+from simgql.db import events as event_repo
+from simgql.db.engine import Database
+from simgql.db.models import StatusEvent
+from simgql.events.bus import EventBus
+
+log = logging.getLogger("simgql.events")
+
+FETCH_BATCH = 500
+REPLAY_BATCH = 200
+
+
+def encode_event_cursor(event_id: int) -> str:
+    return base64.urlsafe_b64encode(f"event:{event_id}".encode()).decode().rstrip("=")
+
+
+def decode_event_cursor(cursor: str) -> int | None:
+    try:
+        raw = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()).decode()
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return None
+    prefix, _, number = raw.partition(":")
+    if prefix != "event" or not number.isdigit() or len(number) > 18:
+        return None
+    return int(number)
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Which events one subscription wants; `None` fields do not narrow."""
+
+    purchase_order_id: uuid.UUID | None = None
+    account_id: uuid.UUID | None = None
+    statuses: frozenset[str] | None = None
+
+    def matches(self, event: StatusEvent) -> bool:
+        if self.purchase_order_id is not None and event.purchase_order_id != self.purchase_order_id:
+            return False
+        if self.account_id is not None and event.account_id != self.account_id:
+            return False
+        return not self.statuses or event.to_status in self.statuses
+
+
+class SubscriberOverflow(Exception):
+    """The subscriber fell further behind than its queue holds."""
+
+    def __init__(self, last_delivered: int) -> None:
+        super().__init__("subscriber fell behind")
+        self.last_delivered = last_delivered
+
+
+@dataclass(eq=False)
+class Subscriber:
+    filter: EventFilter
+    queue: asyncio.Queue[StatusEvent]
+    overflowed: bool = False
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class EventHub:
+    """One per process: follows the event log and feeds every local subscription."""
+
+    def __init__(
+        self,
+        db: Database,
+        broadcast_url: str,
+        *,
+        queue_size: int = 1000,
+        poll_interval: float = 5.0,
+        relay_interval: float = 3.0,
+        relay_grace: float = 2.0,
+    ) -> None:
+        self.db = db
+        self.queue_size = queue_size
+        self.poll_interval = poll_interval
+        self.relay_interval = relay_interval
+        self.relay_grace = relay_grace
+        self.bus = EventBus(broadcast_url, self.wake)
+        self.subscribers: set[Subscriber] = set()
+        self.position = 0
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self.subscribers)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        async with self.db.read() as session:
+            self.position = await event_repo.latest_event_id(session)
+        await self.bus.start()
+        self._tasks = [
+            asyncio.create_task(self._follow(), name="simgql-hub-follow"),
+            asyncio.create_task(self._relay(), name="simgql-hub-relay"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.bus.stop()
+
+    async def published(self, events: Sequence[StatusEvent]) -> None:
+        """Called after a commit: tell every process, mark the events as published."""
+        if not events:
+            return
+        self.wake()
+        try:
+            if await self.bus.publish(str(max(e.id for e in events))):
+                async with self.db.write() as session:
+                    await event_repo.mark_published(
+                        session, ids=[e.id for e in events], at=dt.datetime.now(dt.UTC)
+                    )
+        except Exception:  # the change is committed; the relay publishes it later
+            log.exception("marking events as published failed")
+
+    async def _follow(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+            self._wake.clear()
+            try:
+                await self._catch_up()
+            except Exception:  # a database hiccup must not end live delivery
+                log.exception("reading the event log failed; retrying")
+                await asyncio.sleep(1)
+
+    async def _catch_up(self) -> None:
+        while True:
+            async with self.db.read() as session:
+                batch = await event_repo.events_after(
+                    session, after_id=self.position, limit=FETCH_BATCH
+                )
+            for event in batch:
+                self._dispatch(event)
+                self.position = event.id
+            if len(batch) < FETCH_BATCH:
+                return
+
+    def _dispatch(self, event: StatusEvent) -> None:
+        for sub in list(self.subscribers):
+            if sub.overflowed or not sub.filter.matches(event):
+                continue
+            try:
+                sub.queue.put_nowait(event)
+            except asyncio.QueueFull:
+                sub.overflowed = True
+                self.subscribers.discard(sub)
+            sub.wake.set()
+
+    async def _relay(self) -> None:
+        """Publish what a crash between commit and publish left unpublished."""
+        while True:
+            await asyncio.sleep(self.relay_interval)
+            try:
+                now = dt.datetime.now(dt.UTC)
+                async with self.db.write() as session:
+                    ids = await event_repo.claim_unpublished(
+                        session, older_than=now - dt.timedelta(seconds=self.relay_grace), at=now
+                    )
+                if ids:
+                    log.info("relayed %d unpublished events", len(ids))
+                    self.wake()
+                    await self.bus.publish(str(max(ids)))
+            except Exception:  # keep relaying after a database hiccup
+                log.exception("outbox relay failed")
+
+    async def stream(
+        self, flt: EventFilter, *, after: int | None
+    ) -> AsyncGenerator[StatusEvent, None]:
+        """Every matching event after `after` from the log, then live ones; no gap, no repeat.
+
+        Without `after`, only events that commit from now on.
+        """
+        sub = Subscriber(flt, asyncio.Queue(self.queue_size))
+        # Register before replaying, so nothing that commits during the replay is missed;
+        # events seen in both are told apart by id.
+        self.subscribers.add(sub)
+        try:
+            last = self.position if after is None else after
+            if after is not None:
+                while True:
+                    async with self.db.read() as session:
+                        batch = await event_repo.events_after(
+                            session,
+                            after_id=last,
+                            limit=REPLAY_BATCH,
+                            purchase_order_id=flt.purchase_order_id,
+                            account_id=flt.account_id,
+                            statuses=sorted(flt.statuses) if flt.statuses else None,
+                        )
+                    for event in batch:
+                        yield event
+                        last = event.id
+                    if len(batch) < REPLAY_BATCH:
+                        break
+            while True:
+                if sub.queue.empty():
+                    if sub.overflowed:
+                        raise SubscriberOverflow(last)
+                    sub.wake.clear()
+                    await sub.wake.wait()
+                    continue
+                event = sub.queue.get_nowait()
+                if event.id <= last:
+                    continue
+                yield event
+                last = event.id
+        finally:
+            self.subscribers.discard(sub)
