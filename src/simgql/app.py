@@ -110,6 +110,25 @@ class GraphQLApp(GraphQL[Context, None]):
         )
 
 
+def render_metrics(hub: EventHub) -> str:
+    """Prometheus text exposition of the live-event machinery."""
+    gauges = [
+        ("simgql_subscriptions", "Live subscriptions on this process", hub.subscriber_count),
+        ("simgql_event_log_position", "Last event id handed to subscribers", hub.position),
+        (
+            "simgql_broker_connected",
+            "1 when the broadcast connection is up",
+            int(hub.bus.connected),
+        ),
+        ("simgql_broker_reconnects_total", "Broadcast connections rebuilt", hub.bus.reconnects),
+    ]
+    lines = []
+    for name, help_text, value in gauges:
+        kind = "counter" if name.endswith("_total") else "gauge"
+        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", f"{name} {value}"]
+    return "\n".join(lines) + "\n"
+
+
 def http_error(status: int, message: str) -> Response:
     """A GraphQL-shaped error body for requests that never reached execution."""
     code = "BAD_USER_INPUT" if status < 500 else "INTERNAL_SERVER_ERROR"
@@ -146,13 +165,18 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         return PlainTextResponse("ok")
 
     async def readyz(_request: Request) -> Response:
+        report = {"database": "ok", "broker": "ok" if hub.bus.connected else "unreachable"}
         try:
             async with database.read() as session:
                 await session.execute(text("SELECT 1"))
         except Exception:  # readiness reports, it does not raise
             log.exception("database not reachable")
-            return JSONResponse({"database": "unreachable"}, status_code=503)
-        return JSONResponse({"database": "ok"})
+            report["database"] = "unreachable"
+        ready = all(v == "ok" for v in report.values())
+        return JSONResponse(report, status_code=200 if ready else 503)
+
+    async def metrics(_request: Request) -> Response:
+        return PlainTextResponse(render_metrics(hub), media_type="text/plain; version=0.0.4")
 
     app = Starlette(
         routes=[
@@ -160,6 +184,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics),
         ],
         lifespan=lifespan,
     )

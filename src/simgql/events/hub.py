@@ -200,8 +200,13 @@ class EventHub:
         # events seen in both are told apart by id.
         self.subscribers.add(sub)
         try:
-            last = self.position if after is None else after
-            if after is not None:
+            if after is None:
+                # "From now on" means after what has committed, whether or not this
+                # process has handed it out yet.
+                async with self.db.read() as session:
+                    last = await event_repo.latest_event_id(session)
+            else:
+                last = after
                 while True:
                     async with self.db.read() as session:
                         batch = await event_repo.events_after(
