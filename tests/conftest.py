@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 import httpx
@@ -54,23 +55,29 @@ async def _drop_postgres_database(url: str) -> None:
         await conn.close()
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgres"])
-async def database_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[str]:
-    """A freshly migrated database of each backend, shared by the session's tests."""
-    if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("db") / "simgql.db"
-        url = f"sqlite+aiosqlite:///{path}"
-        await upgrade(url)
-        yield url
-        return
-    url = await _create_postgres_database()
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A freshly migrated PostgreSQL database of this test session (set up in its own loop)."""
+    url = asyncio.run(_create_postgres_database())
     try:
-        await upgrade(url)
+        asyncio.run(upgrade(url))
         yield url
     finally:
-        await _drop_postgres_database(url)
+        asyncio.run(_drop_postgres_database(url))
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A freshly migrated database of each backend, shared by the session's tests."""
+    if request.param == "postgres":
+        yield request.getfixturevalue("postgres_url")
+        return
+    path = tmp_path_factory.mktemp("db") / "simgql.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    asyncio.run(upgrade(url))
+    yield url
 
 
 @pytest.fixture(scope="session")

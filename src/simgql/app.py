@@ -148,7 +148,13 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     database = db or Database(
         settings.database_url, echo=settings.sql_echo, pool_size=settings.db_pool_size
     )
-    hub = EventHub(database, settings.broadcast_url, queue_size=settings.subscriber_queue_size)
+    hub = EventHub(
+        database,
+        settings.broadcast_url,
+        queue_size=settings.subscriber_queue_size,
+        poll_interval=settings.event_poll_seconds,
+        heartbeat_interval=settings.broker_heartbeat_seconds,
+    )
     graphql = GraphQLApp(db=database, settings=settings, hub=hub)
 
     @contextlib.asynccontextmanager

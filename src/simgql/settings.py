@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     ws_connection_init_timeout_seconds: float = 10.0
     max_subscriptions_per_connection: int = 20
     subscriber_queue_size: int = 1000
+    event_poll_seconds: float = 5.0
+    broker_heartbeat_seconds: float = 2.0
     sql_echo: bool = False
     log_level: str = "info"
 

@@ -87,13 +87,14 @@ class EventHub:
         poll_interval: float = 5.0,
         relay_interval: float = 3.0,
         relay_grace: float = 2.0,
+        heartbeat_interval: float = 2.0,
     ) -> None:
         self.db = db
         self.queue_size = queue_size
         self.poll_interval = poll_interval
         self.relay_interval = relay_interval
         self.relay_grace = relay_grace
-        self.bus = EventBus(broadcast_url, self.wake)
+        self.bus = EventBus(broadcast_url, self.wake, heartbeat_interval=heartbeat_interval)
         self.subscribers: set[Subscriber] = set()
         self.position = 0
         self._wake = asyncio.Event()
