@@ -70,17 +70,26 @@ class Tenant:
 
 
 def address(**changes: object) -> ShippingAddress:
-    base = dict(
-        recipient="Jane Doe", street=("Hafenstrasse 1",), city="Hamburg", postal_code="20457",
-        country="DE", company="Acme", region=None, phone="+49 40 123456",
-    )
+    base = {
+        "recipient": "Jane Doe",
+        "street": ("Hafenstrasse 1",),
+        "city": "Hamburg",
+        "postal_code": "20457",
+        "country": "DE",
+        "company": "Acme",
+        "region": None,
+        "phone": "+49 40 123456",
+    }
     base.update(changes)
     return ShippingAddress(**base)  # type: ignore[arg-type]
 
 
 ADDRESS_INPUT = {
-    "recipient": "Jane Doe", "street": ["Hafenstrasse 1"], "city": "Hamburg",
-    "postalCode": "20457", "country": "DE",
+    "recipient": "Jane Doe",
+    "street": ["Hafenstrasse 1"],
+    "city": "Hamburg",
+    "postalCode": "20457",
+    "country": "DE",
 }
 
 
@@ -96,9 +105,13 @@ async def make_tenant(
     code = unique("T")
     async with db.write() as session:
         account = Account(
-            code=code, name=f"Tenant {code}", status=status,
-            default_sim_billing_status="TEST_READY", default_price_plan="PP-S",
-            default_service_profile="SP-DATA", default_roaming_profile="RP-EU",
+            code=code,
+            name=f"Tenant {code}",
+            status=status,
+            default_sim_billing_status="TEST_READY",
+            default_price_plan="PP-S",
+            default_service_profile="SP-DATA",
+            default_roaming_profile="RP-EU",
             default_apn_group="APN-1",
         )
         session.add(account)
@@ -109,16 +122,23 @@ async def make_tenant(
         ids = []
         for i in range(products):
             product = Product(
-                code=unique(f"P{i}-"), name=f"Product {i}", kind="SIM_CARD",
-                form_factor="TRIPLE_CUT", features=[], unit_price=Decimal(unit_price),
-                currency="EUR", active=True,
+                code=unique(f"P{i}-"),
+                name=f"Product {i}",
+                kind="SIM_CARD",
+                form_factor="TRIPLE_CUT",
+                features=[],
+                unit_price=Decimal(unit_price),
+                currency="EUR",
+                active=True,
             )
             session.add(product)
             await session.flush()
             session.add(
                 ProductAssignment(
-                    account_id=account.id, product_id=product.id,
-                    min_quantity=min_quantity, max_quantity=max_quantity,
+                    account_id=account.id,
+                    product_id=product.id,
+                    min_quantity=min_quantity,
+                    max_quantity=max_quantity,
                 )
             )
             ids.append(product.id)
@@ -131,7 +151,9 @@ def sims(count: int) -> list[SimIdentity]:
     for _ in range(count):
         n = next(_sim_serial)
         payload = f"8949{n:014d}"
-        out.append(SimIdentity(payload + luhn_check_digit(payload), f"26201{n:010d}", f"4917{n:010d}"))
+        out.append(
+            SimIdentity(payload + luhn_check_digit(payload), f"26201{n:010d}", f"4917{n:010d}")
+        )
     return out
 
 
@@ -161,9 +183,12 @@ async def make_po(
     buyer = tenant.as_viewer(tenant.purchaser)
     po = (
         await actions.create_purchase_order(
-            db, viewer=buyer, account_id=None,
+            db,
+            viewer=buyer,
+            account_id=None,
             details=OrderDetails(
-                [LineInput(tenant.product_ids[0], quantity)], address(),
+                [LineInput(tenant.product_ids[0], quantity)],
+                address(),
                 dt.date.today() + dt.timedelta(days=7),
             ),
         )
@@ -172,7 +197,9 @@ async def make_po(
     if status is PurchaseOrderStatus.DRAFT:
         return po
     if status is PurchaseOrderStatus.CANCELLED:
-        return (await actions.cancel_purchase_order(db, viewer=buyer, reason="test", **kw)).purchase_order
+        return (
+            await actions.cancel_purchase_order(db, viewer=buyer, reason="test", **kw)
+        ).purchase_order
     po = (await actions.submit_purchase_order(db, viewer=buyer, note=None, **kw)).purchase_order
     if status is PurchaseOrderStatus.SUBMITTED:
         return po
@@ -180,7 +207,9 @@ async def make_po(
         return (
             await actions.reject_purchase_order(db, viewer=SYSTEM_AGENT, reason="no", **kw)
         ).purchase_order
-    po = (await actions.accept_purchase_order(db, viewer=SYSTEM_AGENT, note=None, **kw)).purchase_order
+    po = (
+        await actions.accept_purchase_order(db, viewer=SYSTEM_AGENT, note=None, **kw)
+    ).purchase_order
     if status is PurchaseOrderStatus.ACCEPTED:
         return po
     po = (await actions.start_provisioning(db, viewer=SYSTEM_AGENT, note=None, **kw)).purchase_order

@@ -24,8 +24,12 @@ async def test_purchaser_raises_and_agent_accepts(api: GraphQLClient, db: Databa
     created = await api.run(
         tenant.purchaser,
         CREATE,
-        {"input": {"lines": [{"productId": tenant.product_gid(), "quantity": 4}],
-                   "shippingAddress": ADDRESS_INPUT}},
+        {
+            "input": {
+                "lines": [{"productId": tenant.product_gid(), "quantity": 4}],
+                "shippingAddress": ADDRESS_INPUT,
+            }
+        },
     )
     po = created.ok()["createPurchaseOrder"]["purchaseOrder"]
     assert po["status"] == "DRAFT"
@@ -33,7 +37,9 @@ async def test_purchaser_raises_and_agent_accepts(api: GraphQLClient, db: Databa
     assert po["total"] == {"amount": "9.00"}
     assert po["availableActions"] == ["UPDATE", "SUBMIT", "CANCEL"]
 
-    submitted = (await api.run(tenant.purchaser, TRANSITION % "submitPurchaseOrder", {"id": po["id"]})).ok()
+    submitted = (
+        await api.run(tenant.purchaser, TRANSITION % "submitPurchaseOrder", {"id": po["id"]})
+    ).ok()
     assert submitted["submitPurchaseOrder"]["purchaseOrder"]["status"] == "SUBMITTED"
     accepted = (await api.run(AGENT, TRANSITION % "acceptPurchaseOrder", {"id": po["id"]})).ok()
     po_after = accepted["acceptPurchaseOrder"]["purchaseOrder"]
