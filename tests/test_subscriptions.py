@@ -263,7 +263,9 @@ async def test_bad_tokens_close_the_socket_with_4403(
         "none": None,
         "garbage": "not.a.jwt",
         "expired": remote.token(AGENT, ttl=dt.timedelta(seconds=-5)),
-        "wrong-secret": GraphQLClient(remote.http, secret="another-secret-that-is-long-enough-for-hs256").token(AGENT),
+        "wrong-secret": GraphQLClient(
+            remote.http, secret="another-secret-that-is-long-enough-for-hs256"
+        ).token(AGENT),
     }
     async with WsClient(server.ws_url) as ws:
         payload = {"authorization": f"Bearer {tokens[token]}"} if tokens[token] else {}
@@ -320,3 +322,27 @@ async def test_legacy_protocol_sends_keep_alives(
         kinds = [json.loads(await asyncio.wait_for(ws.ws.recv(), 5))["type"] for _ in range(2)]
     assert "ka" in kinds
 
+
+@pytest.mark.parametrize(
+    "accept", ["text/event-stream", 'multipart/mixed;subscriptionSpec="1.0", application/json']
+)
+async def test_subscription_over_plain_http_streams(
+    server: ServerProcess, remote: GraphQLClient, db: Database, accept: str
+) -> None:
+    tenant = await make_tenant(db)
+    po = await make_po(db, tenant, S.SUBMITTED)
+    body = {"query": ONE_PO, "variables": {"id": gid(po)}}
+    headers = {"Authorization": f"Bearer {remote.token(tenant.viewer)}", "Accept": accept}
+    received = ""
+    async with (
+        httpx.AsyncClient(timeout=10) as http,
+        http.stream("POST", server.http_url, json=body, headers=headers) as response,
+    ):
+        assert response.status_code == 200
+        await asyncio.sleep(0.3)
+        await act(remote, AGENT, "acceptPurchaseOrder", gid(po))
+        async for chunk in response.aiter_text():
+            received += chunk
+            if '"toStatus":"ACCEPTED"' in received:
+                break
+    assert '"fromStatus":"SUBMITTED"' in received

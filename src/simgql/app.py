@@ -19,6 +19,12 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import (
+    GRAPHQL_SSE_PROTOCOL,
+    GRAPHQL_TRANSPORT_WS_PROTOCOL,
+    GRAPHQL_WS_PROTOCOL,
+    MULTIPART_SUBSCRIPTION_PROTOCOL,
+)
 from strawberry.types.unset import UNSET, UnsetType
 
 from simgql.api.auth import bearer_value, viewer_from_token
@@ -45,6 +51,12 @@ class GraphQLApp(GraphQL[Context, None]):
                 seconds=settings.ws_connection_init_timeout_seconds
             ),
             max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
+            subscription_protocols=(
+                GRAPHQL_TRANSPORT_WS_PROTOCOL,
+                GRAPHQL_WS_PROTOCOL,
+                GRAPHQL_SSE_PROTOCOL,
+                MULTIPART_SUBSCRIPTION_PROTOCOL,
+            ),
         )
         self.db = db
         self.settings = settings
