@@ -312,6 +312,15 @@ async def test_token_in_upgrade_header_is_accepted(
         assert '"connection_ack"' in str(await asyncio.wait_for(ws.recv(), 10))
 
 
+async def test_transport_protocol_server_pings(server: ServerProcess, remote: GraphQLClient) -> None:
+    import json
+
+    async with WsClient(server.ws_url) as ws:
+        await ws.init(remote.token(AGENT))
+        message = json.loads(await asyncio.wait_for(ws.ws.recv(), 5))
+    assert message["type"] == "ping"
+
+
 async def test_legacy_protocol_sends_keep_alives(
     server: ServerProcess, remote: GraphQLClient
 ) -> None:

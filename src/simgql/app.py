@@ -30,6 +30,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from simgql.api.auth import bearer_value, viewer_from_token
 from simgql.api.context import Context
 from simgql.api.schema import schema
+from simgql.api.websocket import PingingTransportWSHandler
 from simgql.db.engine import Database
 from simgql.domain.errors import DomainError, Unauthenticated
 from simgql.events.hub import EventHub
@@ -40,6 +41,8 @@ log = logging.getLogger("simgql")
 
 class GraphQLApp(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context, and HTTP-level errors as GraphQL errors."""
+
+    graphql_transport_ws_handler_class = PingingTransportWSHandler
 
     def __init__(self, *, db: Database, settings: Settings, hub: EventHub | None) -> None:
         super().__init__(
