@@ -201,6 +201,9 @@ class StatusEvent(Base):
     to_status: Mapped[str] = mapped_column(String(16))
     actor: Mapped[str] = mapped_column(String(200))
     note: Mapped[str | None] = mapped_column(Text)
+    # Set when the event is a sales order's status change (the PO's status stays).
+    sales_order_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    sales_order_status: Mapped[str | None] = mapped_column(String(24))
     occurred_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     published_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, index=True)
 
@@ -226,3 +229,102 @@ class Sim(Base):
     roaming_profile: Mapped[str | None] = mapped_column(String(64))
     apn_group: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Warehouse(Base):
+    __tablename__ = "warehouses"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Stock(Base):
+    """Units of one product in one warehouse; `reserved` are promised to sales orders."""
+
+    __tablename__ = "stock"
+    __table_args__ = (UniqueConstraint("warehouse_id", "product_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    warehouse_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("warehouses.id", ondelete="CASCADE"))
+    product_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    on_hand: Mapped[int] = mapped_column(Integer, default=0)
+    reserved: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SalesOrderBatch(Base):
+    """The generated orders of one warehouse that travel in one extract file."""
+
+    __tablename__ = "sales_order_batches"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    warehouse_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("warehouses.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    extracted_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class SalesOrder(Base):
+    __tablename__ = "sales_orders"
+    __table_args__ = (Index("ix_sales_orders_status_created", "status", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    purchase_order_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("purchase_orders.id", ondelete="CASCADE"), index=True
+    )
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"), index=True)
+    warehouse_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("warehouses.id"), index=True)
+    batch_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("sales_order_batches.id"))
+    status: Mapped[str] = mapped_column(String(24))
+    fraud_check: Mapped[str | None] = mapped_column(String(16))
+    fraud_reason: Mapped[str | None] = mapped_column(Text)
+    error_reason: Mapped[str | None] = mapped_column(Text)
+    carrier: Mapped[str | None] = mapped_column(String(200))
+    tracking_number: Mapped[str | None] = mapped_column(String(200))
+    dispatched_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class SalesOrderLine(Base):
+    __tablename__ = "sales_order_lines"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    sales_order_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("sales_orders.id", ondelete="CASCADE"), index=True
+    )
+    purchase_order_line_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("purchase_order_lines.id", ondelete="CASCADE")
+    )
+    product_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("products.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+
+
+class Charge(Base):
+    """What a dispatched sales-order line is billed: price snapshot times quantity."""
+
+    __tablename__ = "charges"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    sales_order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sales_orders.id"), index=True)
+    sales_order_line_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("sales_order_lines.id"), unique=True
+    )
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"), index=True)
+    product_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("products.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price: Mapped[Decimal] = mapped_column(money_amount())
+    amount: Mapped[Decimal] = mapped_column(money_amount())
+    currency: Mapped[str] = mapped_column(String(3))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class AppliedFile(Base):
+    """A generic-format file that was loaded, by content hash: loading it again is a no-op."""
+
+    __tablename__ = "applied_files"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    records: Mapped[int] = mapped_column(Integer)
+    applied_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
