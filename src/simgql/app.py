@@ -95,9 +95,13 @@ class GraphQLApp(GraphQL[Context, None]):
             return
         request = Request(scope, receive)
         try:
-            response = await self.run(request)
+            problem = await body_problem(request)
+            response = http_error(400, problem) if problem else await self.run(request)
         except HTTPException as exc:
             response = http_error(exc.status_code, exc.reason)
+        except Exception:  # a bug of ours: masked for the client, logged for us
+            log.exception("unexpected error handling %s %s", request.method, request.url.path)
+            response = http_error(500, "Internal server error")
         await response(scope, receive, send)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
@@ -142,6 +146,24 @@ def render_metrics(hub: EventHub) -> str:
         kind = "counter" if name.endswith("_total") else "gauge"
         lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", f"{name} {value}"]
     return "\n".join(lines) + "\n"
+
+
+async def body_problem(request: Request) -> str | None:
+    """Why a JSON request body cannot be a GraphQL request, if it cannot."""
+    if request.method != "POST" or "json" not in request.headers.get("content-type", ""):
+        return None
+    body = await request.body()  # cached: the GraphQL view reads it again
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return "Unable to parse request body as JSON"
+    if isinstance(data, list):
+        if not data or not all(isinstance(item, dict) for item in data):
+            return "A batch must be a non-empty list of GraphQL requests"
+        return None
+    if not isinstance(data, dict):
+        return "The request body must be a JSON object"
+    return None
 
 
 def http_error(status: int, message: str) -> Response:

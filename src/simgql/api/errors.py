@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 
 from graphql import GraphQLError
@@ -13,6 +14,18 @@ from simgql.domain.errors import DomainError
 log = logging.getLogger("simgql.errors")
 
 MASKED_MESSAGE = "Internal server error"
+
+
+_VARIABLE = re.compile(r"Variable '\$(\w+)'(?: got invalid value .*? at '([^']+)')?")
+
+
+def _field_of(message: str) -> str:
+    """The input a coercion message is about (`input.lines.0.quantity`), else `query`."""
+    match = _VARIABLE.match(message)
+    if match is None:
+        return "query"
+    path = match.group(2) or match.group(1)
+    return re.sub(r"\[(\d+)\]", r".\1", path)
 
 
 def as_graphql_error(exc: DomainError) -> GraphQLError:
@@ -31,8 +44,8 @@ def shape_error(error: GraphQLError) -> GraphQLError:
             path=error.path,
             extensions=original.extensions(),
         )
-    if original is None:
-        # Parse, validation and variable-coercion errors: the client's document is at fault.
+    if original is None or isinstance(original, GraphQLError) or error.path is None:
+        # Parse, validation and variable-coercion errors: the client's request is at fault.
         if error.extensions and "code" in error.extensions:
             return error
         return GraphQLError(
@@ -43,7 +56,7 @@ def shape_error(error: GraphQLError) -> GraphQLError:
             path=error.path,
             extensions={
                 "code": "BAD_USER_INPUT",
-                "fields": [{"field": "query", "message": error.message}],
+                "fields": [{"field": _field_of(error.message), "message": error.message}],
             },
         )
     log.error("unexpected error in %s", error.path, exc_info=original)

@@ -20,6 +20,7 @@ from simgql.domain.errors import BadUserInput
 T = TypeVar("T")
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
+MAX_CURSOR_LENGTH = 512
 
 
 @dataclass(frozen=True)
@@ -59,12 +60,14 @@ def encode_cursor(values: Sequence[Any]) -> str:
 
 def decode_cursor(cursor: str, keys: Sequence[InstrumentedAttribute[Any]]) -> list[Any]:
     try:
+        if len(cursor) > MAX_CURSOR_LENGTH:
+            raise ValueError("too long")
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
         if not isinstance(values, list) or len(values) != len(keys):
             raise ValueError("wrong shape")
         return [_from_json(v, k.type.python_type) for v, k in zip(values, keys, strict=True)]
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+    except (ValueError, TypeError, RecursionError, binascii.Error, UnicodeDecodeError) as exc:
         raise BadUserInput.single("after", "is not a cursor of this list") from exc
 
 

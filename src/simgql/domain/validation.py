@@ -24,6 +24,8 @@ MAX_TEXT = 200
 MAX_NOTE = 2000
 MAX_STREET_LINES = 3
 
+NOT_OFFERED = "is not a product offered to this account"
+
 _DIGITS = re.compile(r"[0-9]+")
 _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 _PHONE = re.compile(r"\+?[0-9][0-9 \-()]{3,30}")
@@ -191,19 +193,15 @@ def submission_problems(
     for i, line in enumerate(lines):
         product = line.product
         where = f"lines.{i}.productId"
-        if product is None:
-            problems.append(FieldError(where, "unknown product"))
+        if product is None or not product.assigned:
+            # The same words for both: products offered to other accounts stay invisible.
+            problems.append(FieldError(where, NOT_OFFERED))
             continue
         if product.product_id in seen:
             problems.append(FieldError(where, "the product appears on more than one line"))
         seen.add(product.product_id)
         if not product.active:
             problems.append(FieldError(where, f"product {product.code} is not active"))
-        if not product.assigned:
-            problems.append(
-                FieldError(where, f"product {product.code} is not assigned to the account")
-            )
-            continue
         currencies.add(product.currency)
         if product.min_quantity is not None and line.quantity < product.min_quantity:
             problems.append(

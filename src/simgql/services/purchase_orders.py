@@ -203,9 +203,9 @@ async def create_purchase_order(
     idempotency_key: str | None = None,
 ) -> Outcome:
     """Raise a new DRAFT PO; with an idempotency key, a replay returns the first PO."""
+    ensure_role(viewer, PURCHASER_AND_SP, "create purchase orders")
     if account_id is None:
         if viewer.account_id is None:
-            ensure_role(viewer, PURCHASER_AND_SP, "create purchase orders")
             raise BadUserInput.single("accountId", "is required for service-provider roles")
         account_id = viewer.account_id
     _check_idempotency_key(idempotency_key)
