@@ -11,7 +11,15 @@ from decimal import Decimal
 
 from simgql.api.ids import encode_id
 from simgql.db.engine import Database
-from simgql.db.models import Account, CatalogueEntry, Product, ProductAssignment, PurchaseOrder
+from simgql.db.models import (
+    Account,
+    CatalogueEntry,
+    Product,
+    ProductAssignment,
+    PurchaseOrder,
+    Stock,
+    Warehouse,
+)
 from simgql.db.purchase_orders import lines_by_po_ids
 from simgql.domain.model import (
     CatalogueKind,
@@ -51,6 +59,8 @@ class Tenant:
     account_id: uuid.UUID
     code: str
     product_ids: list[uuid.UUID]
+    warehouse_id: uuid.UUID
+    warehouse_code: str
     purchaser: Actor = field(init=False)
     viewer: Actor = field(init=False)
 
@@ -101,6 +111,7 @@ async def make_tenant(
     status: str = "ACTIVE",
     min_quantity: int | None = None,
     max_quantity: int | None = None,
+    stock: int = 10_000,
 ) -> Tenant:
     code = unique("T")
     async with db.write() as session:
@@ -119,6 +130,9 @@ async def make_tenant(
         for kind, codes in CATALOGUE.items():
             for c in codes:
                 session.add(CatalogueEntry(account_id=account.id, kind=kind, code=c))
+        warehouse = Warehouse(code=unique("W"), name=f"Warehouse of {code}")
+        session.add(warehouse)
+        await session.flush()
         ids = []
         for i in range(products):
             product = Product(
@@ -141,8 +155,11 @@ async def make_tenant(
                     max_quantity=max_quantity,
                 )
             )
+            session.add(
+                Stock(warehouse_id=warehouse.id, product_id=product.id, on_hand=stock, reserved=0)
+            )
             ids.append(product.id)
-    return Tenant(account.id, code, ids)
+    return Tenant(account.id, code, ids, warehouse.id, warehouse.code)
 
 
 def sims(count: int) -> list[SimIdentity]:

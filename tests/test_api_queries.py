@@ -563,7 +563,7 @@ async def test_service_provider_lists_and_filters_all_products(
     tenant = await make_tenant(db, products=1)
     other = await make_tenant(db, products=1)
 
-    every = (await api.run(AGENT, PRODUCTS, {"first": 100})).ok()["products"]
+    every = await _all_products(api)
     one = (
         await api.run(AGENT, PRODUCTS, {"first": 10, "filter": {"code": _code(every, other)}})
     ).ok()["products"]
@@ -572,6 +572,18 @@ async def test_service_provider_lists_and_filters_all_products(
     assert every["totalCount"] >= 2
     assert _ids(one) == [other.product_gid()]
     assert one["totalCount"] == 1
+
+
+async def _all_products(api: GraphQLClient) -> dict[str, Any]:
+    """Every product an agent can list, walked page by page (the database is shared)."""
+    edges: list[dict[str, Any]] = []
+    after = None
+    while True:
+        page = (await api.run(AGENT, PRODUCTS, {"first": 100, "after": after})).ok()["products"]
+        edges += page["edges"]
+        if not page["pageInfo"]["hasNextPage"]:
+            return {**page, "edges": edges}
+        after = page["pageInfo"]["endCursor"]
 
 
 def _code(connection: dict[str, Any], tenant: Tenant) -> str:

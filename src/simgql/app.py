@@ -34,6 +34,7 @@ from simgql.api.websocket import PingingTransportWSHandler
 from simgql.db.engine import Database
 from simgql.domain.errors import DomainError, Unauthenticated
 from simgql.events.hub import EventHub
+from simgql.fulfilment.job import SalesOrderJob, load_check
 from simgql.settings import Settings
 
 log = logging.getLogger("simgql")
@@ -44,7 +45,14 @@ class GraphQLApp(GraphQL[Context, None]):
 
     graphql_transport_ws_handler_class = PingingTransportWSHandler
 
-    def __init__(self, *, db: Database, settings: Settings, hub: EventHub | None) -> None:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        settings: Settings,
+        hub: EventHub | None,
+        jobs: SalesOrderJob | None = None,
+    ) -> None:
         super().__init__(
             schema,
             allowed_origins=settings.allowed_origins,
@@ -64,6 +72,7 @@ class GraphQLApp(GraphQL[Context, None]):
         self.db = db
         self.settings = settings
         self.hub = hub
+        self.jobs = jobs
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """Authenticate a WebSocket from `connection_init`'s `authorization` (or the header)."""
@@ -126,6 +135,7 @@ class GraphQLApp(GraphQL[Context, None]):
             expires_at=expires,
             request=request,
             hub=self.hub,
+            jobs=self.jobs,
         )
 
 
@@ -192,14 +202,23 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         poll_interval=settings.event_poll_seconds,
         heartbeat_interval=settings.broker_heartbeat_seconds,
     )
-    graphql = GraphQLApp(db=database, settings=settings, hub=hub)
+    jobs = SalesOrderJob(
+        database,
+        mode=settings.sales_order_job,
+        interval=settings.sales_order_job_interval_seconds,
+        custom=load_check(settings.fraud_check) if settings.fraud_check else None,
+        publish=hub.published,
+    )
+    graphql = GraphQLApp(db=database, settings=settings, hub=hub, jobs=jobs)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await hub.start()
+        await jobs.start()
         try:
             yield
         finally:
+            await jobs.stop()
             await hub.stop()
             if db is None:
                 await database.dispose()

@@ -39,6 +39,17 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--warehouse")
     token.add_argument("--sub", default="cli-user")
     token.add_argument("--ttl-hours", type=float, default=12)
+    worker = sub.add_parser("worker", help="run the sales order request job on its own")
+    worker.add_argument(
+        "--once", action="store_true", help="one pass over waiting orders, then exit"
+    )
+    sales = sub.add_parser("sales-orders", help="generic-format files for warehouses")
+    sales_sub = sales.add_subparsers(dest="sales_command", required=True)
+    extract = sales_sub.add_parser("extract", help="write a warehouse's generated orders")
+    extract.add_argument("--warehouse", required=True)
+    extract.add_argument("--out", required=True)
+    load = sales_sub.add_parser("load", help="apply a dispatch/error report file")
+    load.add_argument("file")
     schema = sub.add_parser("schema", help="schema tasks")
     schema_sub = schema.add_subparsers(dest="schema_command", required=True)
     export = schema_sub.add_parser("export", help="write the SDL")
@@ -87,6 +98,87 @@ def _print_demo_tokens(settings: Settings, host: str, port: int) -> None:
         print(f"  {label:<30} {t}")
     shown = "localhost" if host in ("0.0.0.0", "127.0.0.1") else host
     print(f"\nGraphiQL: http://{shown}:{port}/graphql\n", flush=True)
+
+
+async def _worker(settings: Settings, *, once: bool) -> int:
+    from simgql.db.engine import Database
+    from simgql.events.hub import EventHub
+    from simgql.fulfilment.job import SalesOrderJob, load_check, run_once
+
+    db = Database(settings.database_url)
+    hub = EventHub(db, settings.broadcast_url)
+    custom = load_check(settings.fraud_check) if settings.fraud_check else None
+    try:
+        if once:
+            await hub.bus.start()
+            handled = await run_once(db, custom=custom, publish=hub.published)
+            print(f"generated {handled} sales orders")
+            return 0
+        await hub.start()
+        job = SalesOrderJob(
+            db,
+            mode="scheduled",
+            interval=settings.sales_order_job_interval_seconds,
+            custom=custom,
+            publish=hub.published,
+        )
+        await job.start()
+        print("sales order request job running; Ctrl+C stops it", flush=True)
+        await asyncio.Event().wait()
+        return 0
+    finally:
+        await hub.stop()
+        await db.dispose()
+
+
+async def _sales_orders(settings: Settings, args: argparse.Namespace) -> int:
+    import json
+
+    from simgql.db.engine import Database
+    from simgql.domain.errors import DomainError
+    from simgql.events.hub import EventHub
+    from simgql.fulfilment.files import FileRejected, extract, load
+
+    db = Database(settings.database_url)
+    try:
+        if args.sales_command == "extract":
+            try:
+                document = await extract(db, warehouse_code=args.warehouse)
+            except DomainError as exc:
+                print(f"error: {exc.message}", file=sys.stderr)
+                return 1
+            text = json.dumps(document, indent=2) + "\n"
+            await asyncio.to_thread(Path(args.out).write_text, text)
+            print(f"wrote {len(document['orders'])} orders to {args.out}")
+            return 0
+        try:
+            content = await asyncio.to_thread(Path(args.file).read_bytes)
+        except OSError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        try:
+            report = await load(db, content=content)
+        except FileRejected as rejected:
+            print(f"refused, nothing applied: {len(rejected.problems)} problem(s)", file=sys.stderr)
+            for problem in rejected.problems:
+                print(f"  {problem}", file=sys.stderr)
+            return 1
+        if report.already_loaded:
+            print("this file was loaded before; nothing changed")
+            return 0
+        hub = EventHub(db, settings.broadcast_url)
+        await hub.bus.start()
+        try:
+            await hub.published(report.events)
+        finally:
+            await hub.stop()
+        print(
+            f"applied: {report.dispatched} dispatched, {report.errors} errors, "
+            f"{report.unchanged} already recorded"
+        )
+        return 0
+    finally:
+        await db.dispose()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,6 +238,10 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         return 0
+    if args.command == "worker":
+        return asyncio.run(_worker(settings, once=args.once))
+    if args.command == "sales-orders":
+        return asyncio.run(_sales_orders(settings, args))
     if args.command == "schema":
         Path(args.output).write_text(schema_sdl())
         print(f"wrote {args.output}")

@@ -9,7 +9,15 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from simgql.db.engine import Database
-from simgql.db.models import Account, CatalogueEntry, Product, ProductAssignment
+from simgql.db.fulfilment import lines_by_sales_order_ids, sales_orders_of, warehouses_by_ids
+from simgql.db.models import (
+    Account,
+    CatalogueEntry,
+    Product,
+    ProductAssignment,
+    Stock,
+    Warehouse,
+)
 from simgql.domain.model import (
     CatalogueKind,
     Role,
@@ -18,8 +26,10 @@ from simgql.domain.model import (
     Viewer,
 )
 from simgql.domain.validation import luhn_check_digit
+from simgql.fulfilment.actions import ReportedItem, record_dispatch
+from simgql.fulfilment.job import run_once
 from simgql.services import purchase_orders as actions
-from simgql.services.purchase_orders import LineAssignment, LineInput, OrderDetails
+from simgql.services.purchase_orders import LineInput, OrderDetails
 
 PRODUCTS = [
     ("SIM-2FF-STD", "Standard SIM card 2FF", "SIM_CARD", "MINI_2FF", [], "Provider", "1.20"),
@@ -78,6 +88,35 @@ ACCOUNTS = {
         ["APN-GLOBEX"],
     ),
 }
+
+
+# Two warehouses; eUICC chips are short (3 in all), so a larger order shows INSUFFICIENT_STOCK.
+WAREHOUSES = [
+    (
+        "WH-HAM",
+        "Hamburg fulfilment centre",
+        {
+            "SIM-2FF-STD": 5000,
+            "SIM-TRI-STD": 5000,
+            "SIM-4FF-IND": 800,
+            "SIM-TRI-MIMSI": 300,
+            "CHIP-MFF2-IND": 2,
+            "CHIP-EUICC": 0,
+        },
+    ),
+    (
+        "WH-LON",
+        "London logistics hub",
+        {
+            "SIM-2FF-STD": 2000,
+            "SIM-TRI-STD": 1000,
+            "SIM-4FF-IND": 0,
+            "SIM-TRI-MIMSI": 100,
+            "CHIP-MFF2-IND": 400,
+            "CHIP-EUICC": 3,
+        },
+    ),
+]
 
 
 def demo_sims(count: int, *, start: int) -> list[SimIdentity]:
@@ -146,6 +185,18 @@ async def seed_demo(db: Database) -> bool:
                     min_quantity=10 if code == "CHIP-MFF2-IND" else None,
                 )
             )
+        for code, name, holdings in WAREHOUSES:
+            warehouse = Warehouse(code=code, name=name)
+            session.add(warehouse)
+            await session.flush()
+            for product_code, on_hand in holdings.items():
+                session.add(
+                    Stock(
+                        warehouse_id=warehouse.id,
+                        product_id=products[product_code].id,
+                        on_hand=on_hand,
+                    )
+                )
         ids = {c: (a.id, {p: products[p].id for p in products}) for c, a in accounts.items()}
     await _seed_orders(db, ids)
     return True
@@ -207,23 +258,34 @@ async def _seed_orders(
         await actions.start_provisioning(
             db, viewer=agent, po_id=po.id, expected_version=None, note=None
         )
-        if target == "PROVISIONING" and qty > 1:
-            qty -= 1  # leave one SIM to assign, so the demo shows a partial line
-        async with db.read() as session:
-            from simgql.db.purchase_orders import lines_by_po_ids
-
-            line = (await lines_by_po_ids(session, ids=[po.id]))[po.id][0]
-        await actions.assign_sims(
-            db,
-            viewer=agent,
-            po_id=po.id,
-            expected_version=None,
-            assignments=[LineAssignment(line.id, demo_sims(qty, start=next_sim))],
-        )
-        next_sim += qty
         if target == "PROVISIONING":
-            continue
-        await actions.mark_ready(db, viewer=agent, po_id=po.id, expected_version=None, note=None)
+            continue  # its sales orders wait for the request job, which runs on `serve`
+        # The warehouse path: generate the sales orders, then each warehouse dispatches.
+        await run_once(db)
+        async with db.read() as session:
+            orders = await sales_orders_of(session, purchase_order_id=po.id)
+            warehouses = await warehouses_by_ids(session, ids=[o.warehouse_id for o in orders])
+            lines = await lines_by_sales_order_ids(session, ids=[o.id for o in orders])
+        for order in orders:
+            warehouse = Viewer(
+                "wms@" + warehouses[order.warehouse_id].code.lower(),
+                Role.WAREHOUSE,
+                warehouse_code=warehouses[order.warehouse_id].code,
+            )
+            items = []
+            for line in lines[order.id]:
+                for sim in demo_sims(line.quantity, start=next_sim):
+                    items.append(ReportedItem(line.product_id, None, sim))
+                next_sim += line.quantity
+            await record_dispatch(
+                db,
+                viewer=warehouse,
+                sales_order_id=order.id,
+                items=items,
+                carrier="DHL",
+                tracking_number=f"JD0146{next_sim:014d}",
+                dispatched_at=None,
+            )
         if target == "SHIPPED":
             await actions.ship_purchase_order(
                 db,

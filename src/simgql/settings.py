@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     subscriber_queue_size: int = 1000
     event_poll_seconds: float = 5.0
     broker_heartbeat_seconds: float = 2.0
+    sales_order_job: str = Field(default="immediate", pattern="^(immediate|scheduled|off)$")
+    sales_order_job_interval_seconds: float = 10.0
+    fraud_check: str | None = None
     sql_echo: bool = False
     log_level: str = "info"
 

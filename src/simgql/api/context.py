@@ -10,9 +10,11 @@ from strawberry.types import Info as StrawberryInfo
 
 from simgql.api.loaders import Loaders
 from simgql.db.engine import Database
+from simgql.db.models import StatusEvent
 from simgql.domain.errors import DomainError, Unauthenticated
 from simgql.domain.model import Viewer
 from simgql.events.hub import EventHub
+from simgql.fulfilment.job import SalesOrderJob
 from simgql.settings import Settings
 
 
@@ -25,10 +27,20 @@ class Context:
     loaders: Loaders = field(init=False)
     request: Any = None
     hub: EventHub | None = None
+    jobs: SalesOrderJob | None = None
     connection_params: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.db)
+
+    async def committed(self, events: list[StatusEvent]) -> None:
+        """After a commit: publish its events, and wake the job when orders wait for it."""
+        if self.hub is not None:
+            await self.hub.published(events)
+        if self.jobs is not None and any(
+            e.sales_order_status == "AWAITING_GENERATION" for e in events
+        ):
+            self.jobs.wake()
 
     @property
     def viewer(self) -> Viewer:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from simgql.domain import model
+from simgql.domain import fulfilment, model
 
 PurchaseOrderStatus = strawberry.enum(model.PurchaseOrderStatus)
 PurchaseOrderAction = strawberry.enum(model.PurchaseOrderAction)
@@ -14,3 +14,4 @@ ProductKind = strawberry.enum(model.ProductKind)
 FormFactor = strawberry.enum(model.FormFactor)
 SimBillingStatus = strawberry.enum(model.SimBillingStatus)
 CatalogueKind = strawberry.enum(model.CatalogueKind)
+SalesOrderStatus = strawberry.enum(fulfilment.SalesOrderStatus)

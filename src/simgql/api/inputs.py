@@ -8,6 +8,12 @@ from enum import Enum
 import strawberry
 
 from simgql.api.ids import parse_id
+from simgql.db.config import (
+    ALLOW_OVERRIDE,
+    FRAUD_CHECK_REQUIRED,
+    FRAUD_DENY_ADDRESS_FRAGMENTS,
+    FRAUD_DENY_NAMES,
+)
 from simgql.domain import model
 from simgql.services.admin import AccountDetails, ProductDetails
 from simgql.services.purchase_orders import LineAssignment, LineInput, OrderDetails
@@ -318,3 +324,23 @@ class SetConfigurationInput:
     allow_account_default_override: bool | None = strawberry.field(
         default=None, description="The configuration item po.allowAccountDefaultOverride."
     )
+    sales_order_fraud_check_required: bool | None = strawberry.field(
+        default=None, description="salesOrder.fraudCheckRequired"
+    )
+    sales_order_fraud_deny_names: list[str] | None = strawberry.field(
+        default=None, description="salesOrder.fraudDenyNames (case-insensitive, whole names)"
+    )
+    sales_order_fraud_deny_address_fragments: list[str] | None = strawberry.field(
+        default=None,
+        description="salesOrder.fraudDenyAddressFragments (case-insensitive substrings)",
+    )
+
+    def items(self) -> dict[str, object]:
+        """The configuration items this input sets, by key."""
+        given = {
+            ALLOW_OVERRIDE: self.allow_account_default_override,
+            FRAUD_CHECK_REQUIRED: self.sales_order_fraud_check_required,
+            FRAUD_DENY_NAMES: self.sales_order_fraud_deny_names,
+            FRAUD_DENY_ADDRESS_FRAGMENTS: self.sales_order_fraud_deny_address_fragments,
+        }
+        return {k: v for k, v in given.items() if v is not None}

@@ -9,6 +9,7 @@ from typing import Any
 from strawberry.dataloader import DataLoader
 
 from simgql.db import accounts as account_repo
+from simgql.db import fulfilment as fulfilment_repo
 from simgql.db import products as product_repo
 from simgql.db import purchase_orders as po_repo
 from simgql.db.engine import Database
@@ -19,8 +20,11 @@ from simgql.db.models import (
     ProductAssignment,
     PurchaseOrder,
     PurchaseOrderLine,
+    SalesOrder,
+    SalesOrderLine,
     Sim,
     StatusEvent,
+    Warehouse,
 )
 
 BatchFetch = Callable[..., Awaitable[Mapping[uuid.UUID, Any]]]
@@ -55,14 +59,26 @@ class Loaders:
         )
         self.sims: DataLoader[uuid.UUID, list[Sim]] = _loader(db, po_repo.sims_by_line_ids, [])
         self.sim_count: DataLoader[uuid.UUID, int] = _loader(db, po_repo.sim_counts_by_line_ids, 0)
-        self.fully_assigned: DataLoader[uuid.UUID, bool] = _loader(
-            db, po_repo.fully_assigned_by_po_ids, False
+        self.assignment: DataLoader[uuid.UUID, po_repo.Assignment] = _loader(
+            db, po_repo.assignment_by_po_ids, po_repo.Assignment()
         )
         self.history: DataLoader[uuid.UUID, list[StatusEvent]] = _loader(
             db, po_repo.events_by_po_ids, []
         )
         self.catalogue: DataLoader[uuid.UUID, list[CatalogueEntry]] = _loader(
             db, account_repo.catalogue_entries_by_account_ids, []
+        )
+        self.sales_order: DataLoader[uuid.UUID, SalesOrder | None] = _loader(
+            db, fulfilment_repo.sales_orders_by_ids
+        )
+        self.sales_orders: DataLoader[uuid.UUID, list[SalesOrder]] = _loader(
+            db, fulfilment_repo.sales_orders_by_po_ids, []
+        )
+        self.sales_order_lines: DataLoader[uuid.UUID, list[SalesOrderLine]] = _loader(
+            db, fulfilment_repo.lines_by_sales_order_ids, []
+        )
+        self.warehouse: DataLoader[uuid.UUID, Warehouse | None] = _loader(
+            db, fulfilment_repo.warehouses_by_ids
         )
         self.assignments: DataLoader[uuid.UUID, list[ProductAssignment]] = _loader(
             db, product_repo.assignments_by_account_ids, []

@@ -6,6 +6,7 @@ import strawberry
 from sqlalchemy import select
 
 from simgql.api.context import Info
+from simgql.api.fulfilment_queries import visible_sales_order, visible_warehouse
 from simgql.api.ids import decode_optional_id, parse_id
 from simgql.api.inputs import (
     AccountFilter,
@@ -68,6 +69,8 @@ _NODE_FETCHERS = {
     "Account": _visible_account,
     "PurchaseOrder": _visible_purchase_order,
     "Sim": _visible_sim,
+    "SalesOrder": visible_sales_order,
+    "Warehouse": visible_warehouse,
 }
 
 

@@ -10,17 +10,19 @@ from strawberry.types import ExecutionContext
 
 from simgql.api.context import Info
 from simgql.api.errors import ErrorShaping
+from simgql.api.fulfilment_queries import FulfilmentQueries
 from simgql.api.mutations.admin import AdminMutations, Configuration, load_configuration
+from simgql.api.mutations.fulfilment import FulfilmentMutations
 from simgql.api.mutations.purchase_orders import PurchaseOrderMutations
 from simgql.api.queries import Query as BaseQuery
 from simgql.api.subscriptions import Subscription
-from simgql.api.types import Account, Product, PurchaseOrder, Sim
+from simgql.api.types import Account, Product, PurchaseOrder, SalesOrder, Sim, Warehouse
 from simgql.domain.model import SP_ROLES
 from simgql.domain.policy import ensure_role
 
 
 @strawberry.type
-class Query(BaseQuery):
+class Query(BaseQuery, FulfilmentQueries):
     @strawberry.field(description="Configuration items (service-provider roles).")
     async def configuration(self, info: Info) -> Configuration:
         ensure_role(info.context.viewer, SP_ROLES, "read the configuration")
@@ -28,7 +30,7 @@ class Query(BaseQuery):
 
 
 @strawberry.type
-class Mutation(PurchaseOrderMutations, AdminMutations):
+class Mutation(PurchaseOrderMutations, FulfilmentMutations, AdminMutations):
     pass
 
 
@@ -44,7 +46,7 @@ def build_schema() -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        types=[Account, Product, PurchaseOrder, Sim],
+        types=[Account, Product, PurchaseOrder, Sim, SalesOrder, Warehouse],
         extensions=[
             ErrorShaping,
             lambda: QueryDepthLimiter(max_depth=12),

@@ -13,7 +13,7 @@ from simgql.api.context import Info
 from simgql.api.errors import as_graphql_error
 from simgql.api.ids import decode_id
 from simgql.api.loaders import Loaders
-from simgql.api.types import PurchaseOrder
+from simgql.api.types import PurchaseOrder, SalesOrder
 from simgql.db import events as event_repo
 from simgql.db import models
 from simgql.domain import model
@@ -24,6 +24,7 @@ from simgql.domain.errors import (
     RateLimited,
     Unauthenticated,
 )
+from simgql.domain.fulfilment import SalesOrderStatus
 from simgql.domain.policy import can_see_account, visible_account_scope
 from simgql.events.hub import (
     EventFilter,
@@ -42,6 +43,16 @@ class PurchaseOrderStatusEvent:
     actor: str
     note: str | None
     occurred_at: dt.datetime
+    sales_order_status: SalesOrderStatus | None = strawberry.field(
+        description="Set when the event is a sales order's status change (the PO's stays)."
+    )
+
+    @strawberry.field(description="The sales order this event is about, if any.")
+    async def sales_order(self, info: Info) -> SalesOrder | None:
+        if self.row.sales_order_id is None:
+            return None
+        row = await info.context.loaders.sales_order.load(self.row.sales_order_id)
+        return SalesOrder.of(row) if row else None
 
     @strawberry.field(description="The purchase order as it is now.")
     async def purchase_order(self, info: Info) -> PurchaseOrder:
@@ -59,6 +70,9 @@ class PurchaseOrderStatusEvent:
             actor=e.actor,
             note=e.note,
             occurred_at=e.occurred_at,
+            sales_order_status=SalesOrderStatus(e.sales_order_status)
+            if e.sales_order_status
+            else None,
         )
 
 

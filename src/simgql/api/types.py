@@ -12,10 +12,13 @@ from simgql.api.context import Info
 from simgql.api.ids import encode_id
 from simgql.db import accounts as account_repo
 from simgql.db import models
+from simgql.db import purchase_orders as po_repo
+from simgql.db.purchase_orders import address_of, overrides_of
 from simgql.domain import model
+from simgql.domain.fulfilment import SalesOrderStatus
 from simgql.domain.model import SimBillingStatus
-from simgql.domain.policy import available_actions, can_see_sims
-from simgql.services.purchase_orders import address_of, facts_of, overrides_of
+from simgql.domain.policy import available_actions, can_see_account, can_see_sims
+from simgql.services.purchase_orders import facts_of
 
 CENT = Decimal("0.01")
 
@@ -241,6 +244,22 @@ class ShippingAddress:
     phone: str | None
 
 
+def _address(po: models.PurchaseOrder) -> ShippingAddress | None:
+    a = address_of(po)
+    if a is None:
+        return None
+    return ShippingAddress(
+        recipient=a.recipient,
+        company=a.company,
+        street=list(a.street),
+        city=a.city,
+        postal_code=a.postal_code,
+        region=a.region,
+        country=a.country,
+        phone=a.phone,
+    )
+
+
 @strawberry.type
 class Shipping:
     carrier: str
@@ -248,22 +267,39 @@ class Shipping:
     shipped_at: dt.datetime
 
 
-@strawberry.type(description="One transition in a PO's life.")
+@strawberry.type(
+    description="One entry of a PO's history: a status change of the PO or of a sales order."
+)
 class StatusChange:
+    row: strawberry.Private[models.StatusEvent]
     from_status: model.PurchaseOrderStatus | None
     to_status: model.PurchaseOrderStatus
     actor: str
     note: str | None
     occurred_at: dt.datetime
+    sales_order_status: SalesOrderStatus | None = strawberry.field(
+        description="Set when the entry is a sales order's status change (the PO's stays)."
+    )
+
+    @strawberry.field(description="The sales order this entry is about, if any.")
+    async def sales_order(self, info: Info) -> SalesOrder | None:
+        if self.row.sales_order_id is None:
+            return None
+        row = await info.context.loaders.sales_order.load(self.row.sales_order_id)
+        return SalesOrder.of(row) if row else None
 
     @classmethod
     def of(cls, e: models.StatusEvent) -> StatusChange:
         return cls(
+            row=e,
             from_status=model.PurchaseOrderStatus(e.from_status) if e.from_status else None,
             to_status=model.PurchaseOrderStatus(e.to_status),
             actor=e.actor,
             note=e.note,
             occurred_at=e.occurred_at,
+            sales_order_status=SalesOrderStatus(e.sales_order_status)
+            if e.sales_order_status
+            else None,
         )
 
 
@@ -317,19 +353,7 @@ class PurchaseOrder(Node):
 
     @strawberry.field
     def shipping_address(self) -> ShippingAddress | None:
-        a = address_of(self.row)
-        if a is None:
-            return None
-        return ShippingAddress(
-            recipient=a.recipient,
-            company=a.company,
-            street=list(a.street),
-            city=a.city,
-            postal_code=a.postal_code,
-            region=a.region,
-            country=a.country,
-            phone=a.phone,
-        )
+        return _address(self.row)
 
     @strawberry.field(description="The account defaults this PO overrides (unset fields: none).")
     def overrides(self) -> Entitlements:
@@ -366,15 +390,19 @@ class PurchaseOrder(Node):
     async def status_history(self, info: Info) -> list[StatusChange]:
         return [StatusChange.of(e) for e in await info.context.loaders.history.load(self.row.id)]
 
+    @strawberry.field(description="The warehouse sales orders that fulfil this PO.")
+    async def sales_orders(self, info: Info) -> list[SalesOrder]:
+        return [SalesOrder.of(r) for r in await info.context.loaders.sales_orders.load(self.row.id)]
+
     @strawberry.field(description="What the current viewer may do with this PO now.")
     async def available_actions(self, info: Info) -> list[model.PurchaseOrderAction]:
         account = await info.context.loaders.account.load(self.row.account_id)
         assert account is not None
-        fully_assigned = False
+        assignment = po_repo.Assignment()
         if self.row.status == model.PurchaseOrderStatus.PROVISIONING:
-            fully_assigned = await info.context.loaders.fully_assigned.load(self.row.id)
+            assignment = await info.context.loaders.assignment.load(self.row.id)
         return available_actions(
-            info.context.viewer, facts_of(self.row, account, fully_assigned=fully_assigned)
+            info.context.viewer, facts_of(self.row, account, assignment=assignment)
         )
 
 
@@ -388,6 +416,106 @@ class Me:
     @strawberry.field
     def account(self) -> Account | None:
         return Account.of(self.account_row) if self.account_row else None
+
+
+@strawberry.type(description="A warehouse that holds stock and ships sales orders.")
+class Warehouse(Node):
+    row: strawberry.Private[models.Warehouse]
+    code: str
+    name: str
+
+    @classmethod
+    def of(cls, row: models.Warehouse) -> Warehouse:
+        return cls(
+            row=row, id=strawberry.ID(encode_id("Warehouse", row.id)), code=row.code, name=row.name
+        )
+
+
+@strawberry.type(description="What one sales order ships of one PO line.")
+class SalesOrderLine:
+    row: strawberry.Private[models.SalesOrderLine]
+    quantity: int
+
+    @strawberry.field
+    async def product(self, info: Info) -> Product:
+        row = await info.context.loaders.product.load(self.row.product_id)
+        assert row is not None
+        return Product.of(row)
+
+    @strawberry.field(description="The PO line this ships.")
+    def purchase_order_line_id(self) -> strawberry.ID:
+        return strawberry.ID(encode_id("PurchaseOrderLine", self.row.purchase_order_line_id))
+
+
+@strawberry.type
+class FraudCheckResult:
+    status: str = strawberry.field(description="PASSED, FAILED or NOT_REQUIRED.")
+    reason: str | None
+
+
+@strawberry.type
+class Dispatch:
+    carrier: str
+    tracking_number: str
+    dispatched_at: dt.datetime
+
+
+@strawberry.type(description="A warehouse's part of fulfilling a PO.")
+class SalesOrder(Node):
+    row: strawberry.Private[models.SalesOrder]
+    status: SalesOrderStatus
+    error: str | None = strawberry.field(description="Why the order is in ERROR.")
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    @classmethod
+    def of(cls, row: models.SalesOrder) -> SalesOrder:
+        return cls(
+            row=row,
+            id=strawberry.ID(encode_id("SalesOrder", row.id)),
+            status=SalesOrderStatus(row.status),
+            error=row.error_reason,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+    @strawberry.field
+    async def warehouse(self, info: Info) -> Warehouse:
+        row = await info.context.loaders.warehouse.load(self.row.warehouse_id)
+        assert row is not None
+        return Warehouse.of(row)
+
+    @strawberry.field
+    async def lines(self, info: Info) -> list[SalesOrderLine]:
+        rows = await info.context.loaders.sales_order_lines.load(self.row.id)
+        return [SalesOrderLine(row=r, quantity=r.quantity) for r in rows]
+
+    @strawberry.field(description="The PO, when the viewer may see it (warehouses may not).")
+    async def purchase_order(self, info: Info) -> PurchaseOrder | None:
+        if not can_see_account(info.context.viewer, self.row.account_id):
+            return None
+        row = await info.context.loaders.purchase_order.load(self.row.purchase_order_id)
+        return PurchaseOrder.of(row) if row else None
+
+    @strawberry.field(description="Where the warehouse ships this order to.")
+    async def delivery_address(self, info: Info) -> ShippingAddress | None:
+        row = await info.context.loaders.purchase_order.load(self.row.purchase_order_id)
+        return _address(row) if row else None
+
+    @strawberry.field
+    def fraud_check(self) -> FraudCheckResult | None:
+        if self.row.fraud_check is None:
+            return None
+        return FraudCheckResult(status=self.row.fraud_check, reason=self.row.fraud_reason)
+
+    @strawberry.field
+    def dispatch(self) -> Dispatch | None:
+        r = self.row
+        if r.carrier is None or r.tracking_number is None or r.dispatched_at is None:
+            return None
+        return Dispatch(
+            carrier=r.carrier, tracking_number=r.tracking_number, dispatched_at=r.dispatched_at
+        )
 
 
 N = TypeVar("N")

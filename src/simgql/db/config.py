@@ -11,8 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from simgql.db.models import ConfigItem
 
 ALLOW_OVERRIDE = "po.allowAccountDefaultOverride"
+FRAUD_CHECK_REQUIRED = "salesOrder.fraudCheckRequired"
+FRAUD_DENY_NAMES = "salesOrder.fraudDenyNames"
+FRAUD_DENY_ADDRESS_FRAGMENTS = "salesOrder.fraudDenyAddressFragments"
 
-DEFAULTS: dict[str, Any] = {ALLOW_OVERRIDE: True}
+DEFAULTS: dict[str, Any] = {
+    ALLOW_OVERRIDE: True,
+    FRAUD_CHECK_REQUIRED: False,
+    FRAUD_DENY_NAMES: [],
+    FRAUD_DENY_ADDRESS_FRAGMENTS: [],
+}
 
 
 async def get_config(session: AsyncSession, *, key: str) -> Any:

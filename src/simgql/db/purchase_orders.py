@@ -15,9 +15,11 @@ from simgql.db.models import (
     Counter,
     PurchaseOrder,
     PurchaseOrderLine,
+    SalesOrder,
     Sim,
     StatusEvent,
 )
+from simgql.domain.model import Entitlements, ShippingAddress, SimBillingStatus
 
 PO_NUMBER_COUNTER = "po_number"
 EVENT_LOG_LOCK = 0x5349_4D47  # "SIMG": the advisory lock that orders event-log appends
@@ -119,10 +121,18 @@ async def sim_counts_by_line_ids(
     return counts
 
 
-async def fully_assigned_by_po_ids(
+@dataclass(frozen=True)
+class Assignment:
+    """How far a PO's lines have their SIMs."""
+
+    complete: bool = False
+    started: bool = False
+
+
+async def assignment_by_po_ids(
     session: AsyncSession, *, ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, bool]:
-    """Whether every line of each PO has as many SIMs as its quantity."""
+) -> dict[uuid.UUID, Assignment]:
+    """Per PO: every line has as many SIMs as its quantity; any SIM at all."""
     assigned = select(Sim.line_id, func.count().label("n")).group_by(Sim.line_id).subquery()
     rows = (
         await session.execute(
@@ -132,15 +142,16 @@ async def fully_assigned_by_po_ids(
                 func.sum(
                     case((func.coalesce(assigned.c.n, 0) >= PurchaseOrderLine.quantity, 1), else_=0)
                 ),
+                func.sum(func.coalesce(assigned.c.n, 0)),
             )
             .outerjoin(assigned, assigned.c.line_id == PurchaseOrderLine.id)
             .where(PurchaseOrderLine.purchase_order_id.in_(ids))
             .group_by(PurchaseOrderLine.purchase_order_id)
         )
     ).all()
-    out = dict.fromkeys(ids, False)
-    for po_id, total, complete in rows:
-        out[po_id] = total > 0 and total == complete
+    out = dict.fromkeys(ids, Assignment())
+    for po_id, total, complete, sims in rows:
+        out[po_id] = Assignment(complete=total > 0 and total == complete, started=sims > 0)
     return out
 
 
@@ -204,6 +215,7 @@ async def append_event(
     actor: str,
     note: str | None,
     at: dt.datetime,
+    sales_order: SalesOrder | None = None,
 ) -> StatusEvent:
     """Append to the event log; on PostgreSQL ids are handed out in commit order."""
     if session.get_bind().dialect.name == "postgresql":
@@ -218,7 +230,36 @@ async def append_event(
         actor=actor,
         note=note,
         occurred_at=at,
+        sales_order_id=sales_order.id if sales_order else None,
+        sales_order_status=sales_order.status if sales_order else None,
     )
     session.add(event)
     await session.flush()
     return event
+
+
+def overrides_of(po: PurchaseOrder) -> Entitlements:
+    return Entitlements(
+        sim_billing_status=SimBillingStatus(po.override_sim_billing_status)
+        if po.override_sim_billing_status
+        else None,
+        price_plan=po.override_price_plan,
+        service_profile=po.override_service_profile,
+        roaming_profile=po.override_roaming_profile,
+        apn_group=po.override_apn_group,
+    )
+
+
+def address_of(po: PurchaseOrder) -> ShippingAddress | None:
+    if po.ship_recipient is None:
+        return None
+    return ShippingAddress(
+        recipient=po.ship_recipient,
+        company=po.ship_company,
+        street=tuple(po.ship_street or ()),
+        city=po.ship_city or "",
+        postal_code=po.ship_postal_code or "",
+        region=po.ship_region,
+        country=po.ship_country or "",
+        phone=po.ship_phone,
+    )

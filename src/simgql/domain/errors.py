@@ -49,6 +49,17 @@ class Conflict(DomainError):
 class InsufficientStock(DomainError):
     code = "INSUFFICIENT_STOCK"
 
+    def __init__(self, shortfall: list[dict[str, object]]) -> None:
+        parts = ", ".join(
+            f"{s['productCode']}: {s['requested']} requested, {s['available']} available"
+            for s in shortfall
+        )
+        super().__init__(f"not enough stock ({parts})")
+        self.shortfall = shortfall
+
+    def extensions(self) -> dict[str, object]:
+        return {"code": self.code, "shortfall": self.shortfall}
+
 
 class RateLimited(DomainError):
     code = "RATE_LIMITED"

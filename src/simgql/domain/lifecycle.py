@@ -31,6 +31,13 @@ def _fully_assigned(facts: PurchaseOrderFacts) -> str | None:
     return None if facts.fully_assigned else "not every line has all its SIMs assigned"
 
 
+def _nothing_delivered(facts: PurchaseOrderFacts) -> str | None:
+    # SPEC section 4: an agent may cancel a PO in provisioning, until SIMs went to it.
+    if facts.status is S.PROVISIONING and facts.sims_assigned:
+        return "SIMs have already been assigned to it"
+    return None
+
+
 @dataclass(frozen=True)
 class Transition:
     action: PurchaseOrderAction
@@ -57,7 +64,13 @@ LIFECYCLE: tuple[Transition, ...] = (
     _t(A.REJECT, {S.SUBMITTED}, S.REJECTED, SP_ROLES),
     _t(A.REOPEN, {S.REJECTED}, S.DRAFT, PURCHASER_AND_SP),
     _t(A.CANCEL, {S.DRAFT, S.SUBMITTED, S.REJECTED}, S.CANCELLED, PURCHASER),
-    _t(A.CANCEL, {S.DRAFT, S.SUBMITTED, S.REJECTED, S.ACCEPTED}, S.CANCELLED, SP_ROLES),
+    _t(
+        A.CANCEL,
+        {S.DRAFT, S.SUBMITTED, S.REJECTED, S.ACCEPTED, S.PROVISIONING},
+        S.CANCELLED,
+        SP_ROLES,
+        _nothing_delivered,
+    ),
     _t(A.START_PROVISIONING, {S.ACCEPTED}, S.PROVISIONING, SP_ROLES),
     _t(A.ASSIGN_SIMS, {S.PROVISIONING}, S.PROVISIONING, SP_ROLES),
     _t(A.MARK_READY, {S.PROVISIONING}, S.READY, SP_ROLES, _fully_assigned),

@@ -202,6 +202,7 @@ class PurchaseOrderFacts:
     version: int = 1
     account_active: bool = True
     fully_assigned: bool = False
+    sims_assigned: bool = False
 
 
 def today_utc() -> dt.date:

@@ -47,6 +47,20 @@ def ensure_visible(viewer: Viewer, account_id: uuid.UUID, what: str) -> None:
         raise NotFound(what)
 
 
+def can_see_sales_order(viewer: Viewer, account_id: uuid.UUID, warehouse_code: str) -> bool:
+    """SP roles all; a warehouse its own; an enterprise those of its own POs."""
+    if viewer.role is Role.WAREHOUSE:
+        return viewer.warehouse_code == warehouse_code
+    return can_see_account(viewer, account_id)
+
+
+def sales_order_scope(viewer: Viewer) -> tuple[uuid.UUID | None, str | None]:
+    """(account, warehouse code) the viewer's sales-order lists are limited to."""
+    if viewer.role is Role.WAREHOUSE:
+        return None, viewer.warehouse_code or ""
+    return visible_account_scope(viewer), None
+
+
 def can_see_sims(viewer: Viewer, status: PurchaseOrderStatus) -> bool:
     return viewer.role in SP_ROLES or status in SIM_VISIBLE_STATUSES
 
@@ -79,6 +93,9 @@ def authorize_transition(
     PO (CONFLICT), then status and guards (INVALID_TRANSITION), so that nothing is revealed
     about POs the viewer cannot see and a stale client learns it is stale.
     """
+    if not viewer.is_enterprise and not viewer.is_service_provider:
+        # Roles outside the tenancy model (a warehouse) learn nothing by being refused.
+        raise Forbidden(f"role {viewer.role} may not change purchase orders")
     ensure_visible(viewer, facts.account_id, "PurchaseOrder")
     if not role_may_ever(action, viewer.role):
         raise Forbidden(f"role {viewer.role} may not {action.name.lower().replace('_', ' ')}")

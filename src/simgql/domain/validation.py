@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from collections.abc import Sequence
 
 from simgql.domain.countries import COUNTRY_CODES
@@ -79,7 +80,7 @@ def text_problem(value: str, *, required: bool, max_length: int = MAX_TEXT) -> s
         return "must not be empty"
     if len(value) > max_length:
         return f"must be at most {max_length} characters"
-    if any(ord(ch) < 32 and ch not in "\t" for ch in value):
+    if any(unicodedata.category(ch) == "Cc" and ch != "\t" for ch in value):
         return "must not contain control characters"
     return None
 

@@ -13,7 +13,13 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
 from simgql.db import accounts as account_repo
-from simgql.db.config import ALLOW_OVERRIDE, set_config
+from simgql.db.config import (
+    ALLOW_OVERRIDE,
+    FRAUD_CHECK_REQUIRED,
+    FRAUD_DENY_ADDRESS_FRAGMENTS,
+    FRAUD_DENY_NAMES,
+    set_config,
+)
 from simgql.db.engine import Database
 from simgql.db.models import Account, CatalogueEntry, Product, ProductAssignment
 from simgql.domain.errors import BadUserInput, FieldError, NotFound, raise_if_any
@@ -31,7 +37,12 @@ from simgql.domain.validation import MAX_QUANTITY, catalogue_code_problem, text_
 
 ADMIN = frozenset({Role.SP_ADMIN})
 _CURRENCY = re.compile(r"[A-Z]{3}")
-CONFIG_KEYS = {ALLOW_OVERRIDE: bool}
+CONFIG_KEYS: dict[str, type] = {
+    ALLOW_OVERRIDE: bool,
+    FRAUD_CHECK_REQUIRED: bool,
+    FRAUD_DENY_NAMES: list,
+    FRAUD_DENY_ADDRESS_FRAGMENTS: list,
+}
 
 
 @dataclass(frozen=True)
@@ -302,17 +313,28 @@ async def set_catalogue(
             session.add(CatalogueEntry(account_id=account_id, kind=kind, code=code))
 
 
-async def set_configuration(db: Database, *, viewer: Viewer, key: str, value: Any) -> None:
+async def set_configuration(db: Database, *, viewer: Viewer, items: dict[str, Any]) -> None:
+    """Change configuration items, all or none."""
     ensure_role(viewer, ADMIN, "change configuration")
-    expected = CONFIG_KEYS.get(key)
-    if expected is None:
-        raise BadUserInput.single(
-            "key", f"unknown configuration item; known: {', '.join(CONFIG_KEYS)}"
-        )
-    if not isinstance(value, expected):
-        raise BadUserInput.single("value", f"must be a {expected.__name__}")
+    problems = []
+    for key, value in items.items():
+        expected = CONFIG_KEYS.get(key)
+        if expected is None:
+            problems.append(FieldError(key, "unknown configuration item"))
+        elif not isinstance(value, expected):
+            problems.append(FieldError(key, f"must be a {expected.__name__}"))
+        elif isinstance(value, list):
+            if len(value) > 1000:
+                problems.append(FieldError(key, "at most 1000 entries"))
+            problems += [
+                FieldError(f"{key}.{i}", p)
+                for i, v in enumerate(value)
+                if (p := text_problem(str(v), required=True))
+            ]
+    raise_if_any(problems)
     async with db.write() as session:
-        await set_config(session, key=key, value=value)
+        for key, value in items.items():
+            await set_config(session, key=key, value=value)
 
 
 def require_admin(viewer: Viewer, doing: str) -> None:

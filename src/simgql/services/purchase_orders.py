@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from sqlalchemy import delete
@@ -17,6 +17,7 @@ from simgql.db import purchase_orders as po_repo
 from simgql.db.config import ALLOW_OVERRIDE, get_config
 from simgql.db.engine import Database
 from simgql.db.models import Account, PurchaseOrder, PurchaseOrderLine, Sim, StatusEvent, utcnow
+from simgql.db.purchase_orders import address_of, overrides_of
 from simgql.domain.errors import BadUserInput, Conflict, FieldError, NotFound, raise_if_any
 from simgql.domain.lifecycle import PURCHASER_AND_SP
 from simgql.domain.model import (
@@ -26,7 +27,6 @@ from simgql.domain.model import (
     PurchaseOrderFacts,
     PurchaseOrderStatus,
     ShippingAddress,
-    SimBillingStatus,
     SimIdentity,
     Viewer,
 )
@@ -44,6 +44,8 @@ from simgql.domain.validation import (
     submission_problems,
     text_problem,
 )
+from simgql.fulfilment import actions as fulfilment
+from simgql.services.outcome import Outcome
 
 A = PurchaseOrderAction
 
@@ -70,48 +72,16 @@ class LineAssignment:
     sims: Sequence[SimIdentity]
 
 
-@dataclass
-class Outcome:
-    """The PO after a committed change, and the events that change produced."""
-
-    purchase_order: PurchaseOrder
-    events: list[StatusEvent] = field(default_factory=list)
-
-
-def facts_of(po: PurchaseOrder, account: Account, *, fully_assigned: bool) -> PurchaseOrderFacts:
+def facts_of(
+    po: PurchaseOrder, account: Account, *, assignment: po_repo.Assignment
+) -> PurchaseOrderFacts:
     return PurchaseOrderFacts(
         status=PurchaseOrderStatus(po.status),
         account_id=po.account_id,
         version=po.version,
         account_active=account_repo.is_active(account),
-        fully_assigned=fully_assigned,
-    )
-
-
-def overrides_of(po: PurchaseOrder) -> Entitlements:
-    return Entitlements(
-        sim_billing_status=SimBillingStatus(po.override_sim_billing_status)
-        if po.override_sim_billing_status
-        else None,
-        price_plan=po.override_price_plan,
-        service_profile=po.override_service_profile,
-        roaming_profile=po.override_roaming_profile,
-        apn_group=po.override_apn_group,
-    )
-
-
-def address_of(po: PurchaseOrder) -> ShippingAddress | None:
-    if po.ship_recipient is None:
-        return None
-    return ShippingAddress(
-        recipient=po.ship_recipient,
-        company=po.ship_company,
-        street=tuple(po.ship_street or ()),
-        city=po.ship_city or "",
-        postal_code=po.ship_postal_code or "",
-        region=po.ship_region,
-        country=po.ship_country or "",
-        phone=po.ship_phone,
+        fully_assigned=assignment.complete,
+        sims_assigned=assignment.started,
     )
 
 
@@ -290,6 +260,27 @@ class SimpleTransition(Protocol):
 
 
 Apply = Callable[[AsyncSession, PurchaseOrder, Account], Awaitable[None]]
+Then = Callable[[AsyncSession, PurchaseOrder, str, dt.datetime], Awaitable[list[StatusEvent]]]
+
+
+async def _create_sales_orders(
+    session: AsyncSession, po: PurchaseOrder, actor: str, at: dt.datetime
+) -> list[StatusEvent]:
+    return await fulfilment.create_sales_orders(session, po=po, actor=actor, at=at)
+
+
+async def _release_on_cancel(
+    session: AsyncSession, po: PurchaseOrder, actor: str, at: dt.datetime
+) -> list[StatusEvent]:
+    note = "purchase order cancelled; reserved stock released"
+    return await fulfilment.release_sales_orders(session, po=po, actor=actor, at=at, note=note)
+
+
+async def _release_on_ready(
+    session: AsyncSession, po: PurchaseOrder, actor: str, at: dt.datetime
+) -> list[StatusEvent]:
+    note = "withdrawn: the SIMs were assigned by hand; reserved stock released"
+    return await fulfilment.release_sales_orders(session, po=po, actor=actor, at=at, note=note)
 
 
 async def _transition(
@@ -301,8 +292,13 @@ async def _transition(
     expected_version: int | None,
     note: str | None = None,
     apply: Apply | None = None,
+    then: Then | None = None,
 ) -> Outcome:
-    """Lock the PO, check who may do what now, apply the change, record the event."""
+    """Lock the PO, check who may do what now, apply the change, record the event.
+
+    `apply` runs before the status changes, `then` after its event is recorded; both in the
+    same transaction, so an error in either leaves everything as it was.
+    """
     if note is not None:
         p = text_problem(note, required=False, max_length=MAX_NOTE)
         if p:
@@ -311,16 +307,15 @@ async def _transition(
         po = await po_repo.get_purchase_order(session, po_id=po_id, lock=True)
         if po is None:
             raise NotFound("PurchaseOrder")
-        ensure_visible(viewer, po.account_id, "PurchaseOrder")
         account = await session.get(Account, po.account_id)
         assert account is not None
-        fully_assigned = False
+        assignment = po_repo.Assignment()
         if po.status == PurchaseOrderStatus.PROVISIONING:
-            fully_assigned = (await po_repo.fully_assigned_by_po_ids(session, ids=[po.id]))[po.id]
+            assignment = (await po_repo.assignment_by_po_ids(session, ids=[po.id]))[po.id]
         transition = authorize_transition(
             viewer,
             action,
-            facts_of(po, account, fully_assigned=fully_assigned),
+            facts_of(po, account, assignment=assignment),
             expected_version=expected_version,
         )
         from_status = po.status
@@ -343,6 +338,8 @@ async def _transition(
                     at=now,
                 )
             )
+        if then is not None:
+            events.extend(await then(session, po, viewer.sub, now))
         await session.flush()
     return Outcome(po, events)
 
@@ -488,6 +485,7 @@ async def cancel_purchase_order(
     apply = _reason_apply("reason", reason, "cancellation_reason") if reason else None
     return await _transition(
         db,
+        then=_release_on_cancel,
         viewer=viewer,
         action=A.CANCEL,
         po_id=po_id,
@@ -525,6 +523,7 @@ async def start_provisioning(
 ) -> Outcome:
     return await _transition(
         db,
+        then=_create_sales_orders,
         viewer=viewer,
         action=A.START_PROVISIONING,
         po_id=po_id,
@@ -543,6 +542,7 @@ async def mark_ready(
 ) -> Outcome:
     return await _transition(
         db,
+        then=_release_on_ready,
         viewer=viewer,
         action=A.MARK_READY,
         po_id=po_id,

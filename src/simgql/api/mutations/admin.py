@@ -17,7 +17,13 @@ from simgql.api.inputs import (
     UpdateProductInput,
 )
 from simgql.api.types import Account, Product
-from simgql.db.config import ALLOW_OVERRIDE, get_config
+from simgql.db.config import (
+    ALLOW_OVERRIDE,
+    FRAUD_CHECK_REQUIRED,
+    FRAUD_DENY_ADDRESS_FRAGMENTS,
+    FRAUD_DENY_NAMES,
+    get_config,
+)
 from simgql.db.models import Account as AccountRow
 from simgql.domain.errors import NotFound
 from simgql.services import admin
@@ -38,6 +44,11 @@ class Configuration:
     allow_account_default_override: bool = strawberry.field(
         description="po.allowAccountDefaultOverride: may a PO override the account defaults?"
     )
+    sales_order_fraud_check_required: bool = strawberry.field(
+        description="salesOrder.fraudCheckRequired: check delivery name and address first?"
+    )
+    sales_order_fraud_deny_names: list[str]
+    sales_order_fraud_deny_address_fragments: list[str]
 
 
 @strawberry.type
@@ -47,8 +58,16 @@ class ConfigurationPayload:
 
 async def load_configuration(info: Info) -> Configuration:
     async with info.context.db.read() as session:
-        allowed = await get_config(session, key=ALLOW_OVERRIDE)
-    return Configuration(allow_account_default_override=bool(allowed))
+        return Configuration(
+            allow_account_default_override=bool(await get_config(session, key=ALLOW_OVERRIDE)),
+            sales_order_fraud_check_required=bool(
+                await get_config(session, key=FRAUD_CHECK_REQUIRED)
+            ),
+            sales_order_fraud_deny_names=list(await get_config(session, key=FRAUD_DENY_NAMES)),
+            sales_order_fraud_deny_address_fragments=list(
+                await get_config(session, key=FRAUD_DENY_ADDRESS_FRAGMENTS)
+            ),
+        )
 
 
 async def _account_payload(info: Info, account_id: object) -> AccountPayload:
@@ -137,13 +156,8 @@ class AdminMutations:
     async def set_configuration(
         self, info: Info, input: SetConfigurationInput
     ) -> ConfigurationPayload:
-        if input.allow_account_default_override is not None:
-            await admin.set_configuration(
-                info.context.db,
-                viewer=info.context.viewer,
-                key=ALLOW_OVERRIDE,
-                value=input.allow_account_default_override,
-            )
-        else:
-            admin.require_admin(info.context.viewer, "change configuration")
+        admin.require_admin(info.context.viewer, "change configuration")
+        await admin.set_configuration(
+            info.context.db, viewer=info.context.viewer, items=input.items()
+        )
         return ConfigurationPayload(configuration=await load_configuration(info))

@@ -17,7 +17,7 @@ from simgql.api.inputs import (
 )
 from simgql.api.types import PurchaseOrder
 from simgql.services import purchase_orders as actions
-from simgql.services.purchase_orders import Outcome
+from simgql.services.outcome import Outcome
 
 
 @strawberry.type
@@ -26,8 +26,7 @@ class PurchaseOrderPayload:
 
 
 async def _payload(info: Info, outcome: Outcome) -> PurchaseOrderPayload:
-    if info.context.hub is not None:
-        await info.context.hub.published(outcome.events)
+    await info.context.committed(outcome.events)
     return PurchaseOrderPayload(purchase_order=PurchaseOrder.of(outcome.purchase_order))
 
 

@@ -1,0 +1,182 @@
+"""Data access for warehouses, stock, sales orders, batches and charges."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from simgql.db.models import (
+    Charge,
+    SalesOrder,
+    SalesOrderBatch,
+    SalesOrderLine,
+    Stock,
+    Warehouse,
+)
+from simgql.domain.fulfilment import StockLevel
+
+
+async def stock_levels(
+    session: AsyncSession, *, product_ids: Sequence[uuid.UUID], lock: bool = False
+) -> list[StockLevel]:
+    """Available units per warehouse of the given products; `lock` holds the rows."""
+    stmt = (
+        select(Stock, Warehouse.code)
+        .join(Warehouse, Warehouse.id == Stock.warehouse_id)
+        .where(Stock.product_id.in_(list(product_ids)))
+        .order_by(Stock.id)
+    )
+    if lock:
+        stmt = stmt.with_for_update(of=Stock)
+    rows = (await session.execute(stmt)).all()
+    return [
+        StockLevel(s.warehouse_id, code, s.product_id, s.on_hand - s.reserved) for s, code in rows
+    ]
+
+
+async def stock_row(
+    session: AsyncSession, *, warehouse_id: uuid.UUID, product_id: uuid.UUID, lock: bool = False
+) -> Stock | None:
+    stmt = select(Stock).where(Stock.warehouse_id == warehouse_id, Stock.product_id == product_id)
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def get_warehouse_by_code(session: AsyncSession, *, code: str) -> Warehouse | None:
+    return (
+        await session.execute(select(Warehouse).where(Warehouse.code == code))
+    ).scalar_one_or_none()
+
+
+async def warehouses_by_ids(
+    session: AsyncSession, *, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Warehouse]:
+    rows = (await session.execute(select(Warehouse).where(Warehouse.id.in_(ids)))).scalars()
+    return {r.id: r for r in rows}
+
+
+async def get_sales_order(
+    session: AsyncSession, *, sales_order_id: uuid.UUID, lock: bool = False
+) -> SalesOrder | None:
+    stmt = select(SalesOrder).where(SalesOrder.id == sales_order_id)
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def sales_orders_of(
+    session: AsyncSession, *, purchase_order_id: uuid.UUID, lock: bool = False
+) -> list[SalesOrder]:
+    stmt = (
+        select(SalesOrder)
+        .where(SalesOrder.purchase_order_id == purchase_order_id)
+        .order_by(SalesOrder.created_at, SalesOrder.id)
+    )
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def sales_orders_by_po_ids(
+    session: AsyncSession, *, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[SalesOrder]]:
+    rows = (
+        await session.execute(
+            select(SalesOrder)
+            .where(SalesOrder.purchase_order_id.in_(ids))
+            .order_by(SalesOrder.created_at, SalesOrder.id)
+        )
+    ).scalars()
+    out: dict[uuid.UUID, list[SalesOrder]] = {i: [] for i in ids}
+    for r in rows:
+        out[r.purchase_order_id].append(r)
+    return out
+
+
+async def sales_orders_by_ids(
+    session: AsyncSession, *, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, SalesOrder]:
+    rows = (await session.execute(select(SalesOrder).where(SalesOrder.id.in_(ids)))).scalars()
+    return {r.id: r for r in rows}
+
+
+async def lines_by_sales_order_ids(
+    session: AsyncSession, *, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[SalesOrderLine]]:
+    rows = (
+        await session.execute(
+            select(SalesOrderLine)
+            .where(SalesOrderLine.sales_order_id.in_(ids))
+            .order_by(SalesOrderLine.sales_order_id, SalesOrderLine.id)
+        )
+    ).scalars()
+    out: dict[uuid.UUID, list[SalesOrderLine]] = {i: [] for i in ids}
+    for r in rows:
+        out[r.sales_order_id].append(r)
+    return out
+
+
+async def charges_by_sales_order_ids(
+    session: AsyncSession, *, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[Charge]]:
+    rows = (await session.execute(select(Charge).where(Charge.sales_order_id.in_(ids)))).scalars()
+    out: dict[uuid.UUID, list[Charge]] = {i: [] for i in ids}
+    for r in rows:
+        out[r.sales_order_id].append(r)
+    return out
+
+
+async def claim_waiting(session: AsyncSession, *, limit: int) -> list[SalesOrder]:
+    """Lock up to `limit` orders awaiting generation that no other worker holds."""
+    stmt = (
+        select(SalesOrder)
+        .where(SalesOrder.status == "AWAITING_GENERATION")
+        .order_by(SalesOrder.created_at, SalesOrder.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def open_batch(session: AsyncSession, *, warehouse_id: uuid.UUID) -> SalesOrderBatch:
+    """The warehouse's batch that has not been extracted yet, created when there is none."""
+    batch = (
+        await session.execute(
+            select(SalesOrderBatch)
+            .where(
+                SalesOrderBatch.warehouse_id == warehouse_id,
+                SalesOrderBatch.extracted_at.is_(None),
+            )
+            .order_by(SalesOrderBatch.created_at)
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    if batch is None:
+        batch = SalesOrderBatch(warehouse_id=warehouse_id)
+        session.add(batch)
+        await session.flush()
+    return batch
+
+
+def filtered_sales_orders(
+    *,
+    account_id: uuid.UUID | None = None,
+    warehouse_id: uuid.UUID | None = None,
+    statuses: Sequence[str] | None = None,
+    purchase_order_id: uuid.UUID | None = None,
+) -> Select[SalesOrder]:
+    stmt = select(SalesOrder)
+    if account_id is not None:
+        stmt = stmt.where(SalesOrder.account_id == account_id)
+    if warehouse_id is not None:
+        stmt = stmt.where(SalesOrder.warehouse_id == warehouse_id)
+    if statuses:
+        stmt = stmt.where(SalesOrder.status.in_(list(statuses)))
+    if purchase_order_id is not None:
+        stmt = stmt.where(SalesOrder.purchase_order_id == purchase_order_id)
+    return stmt

@@ -1,0 +1,1 @@
+"""Fulfilment through warehouse sales orders: allocation, the request job, dispatch, files."""
