@@ -364,3 +364,11 @@ async def test_subscription_over_plain_http_streams(
             if '"toStatus":"ACCEPTED"' in received:
                 break
     assert '"fromStatus":"SUBMITTED"' in received
+
+
+async def test_subscription_over_plain_json_http_is_bad_input(
+    server: ServerProcess, remote: GraphQLClient
+) -> None:
+    result = await remote.run(AGENT, "subscription { purchaseOrderEvents { cursor } }")
+    assert result.code == "BAD_USER_INPUT"
+    assert "WebSocket" in result.errors[0]["message"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import json
@@ -10,6 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any, cast
 
 from cross_web import HTTPException
+from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -19,17 +21,21 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLRequestData
 from strawberry.subscriptions import (
     GRAPHQL_SSE_PROTOCOL,
     GRAPHQL_TRANSPORT_WS_PROTOCOL,
     GRAPHQL_WS_PROTOCOL,
     MULTIPART_SUBSCRIPTION_PROTOCOL,
 )
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from simgql.api.auth import bearer_value, viewer_from_token
 from simgql.api.context import Context
-from simgql.api.schema import schema
+from simgql.api.graphiql import graphiql_response, static_mount
+from simgql.api.limits import QueryLimits
+from simgql.api.schema import build_schema
 from simgql.api.websocket import PingingTransportWSHandler
 from simgql.db.engine import Database
 from simgql.domain.errors import DomainError, Unauthenticated
@@ -54,7 +60,16 @@ class GraphQLApp(GraphQL[Context, None]):
         jobs: SalesOrderJob | None = None,
     ) -> None:
         super().__init__(
-            schema,
+            build_schema(
+                QueryLimits(
+                    max_depth=settings.max_query_depth,
+                    max_aliases=settings.max_query_aliases,
+                    max_directives=settings.max_query_directives,
+                    max_cost=settings.max_query_cost,
+                ),
+                max_tokens=settings.max_query_tokens,
+                introspection=settings.introspection,
+            ),
             allowed_origins=settings.allowed_origins,
             keep_alive=True,
             keep_alive_interval=settings.ws_keep_alive_seconds,
@@ -73,6 +88,42 @@ class GraphQLApp(GraphQL[Context, None]):
         self.settings = settings
         self.hub = hub
         self.jobs = jobs
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """Our GraphiQL page: its assets are served by this server, so it works offline."""
+        return graphiql_response()
+
+    async def execute_operation(self, *args: Any, **kwargs: Any) -> Any:
+        """Run one HTTP operation, within the execution time limit."""
+        request_data = kwargs.get("request_data", args[2] if len(args) > 2 else None)
+        if isinstance(request_data, GraphQLRequestData) and subscription_over_plain_http(
+            request_data
+        ):
+            return ExecutionResult(
+                data=None,
+                errors=[
+                    GraphQLError(
+                        "subscriptions need a WebSocket (graphql-transport-ws or graphql-ws), "
+                        "Server-Sent Events (Accept: text/event-stream) or multipart HTTP",
+                        extensions={
+                            "code": "BAD_USER_INPUT",
+                            "fields": [
+                                {"field": "query", "message": "subscription over plain HTTP"}
+                            ],
+                        },
+                    )
+                ],
+            )
+        limit = self.settings.execution_timeout_seconds
+        try:
+            async with asyncio.timeout(limit):
+                return await super().execute_operation(*args, **kwargs)
+        except TimeoutError:
+            error = GraphQLError(
+                f"the operation ran longer than {limit} seconds and was stopped",
+                extensions={"code": "QUERY_TOO_COMPLEX", "kind": "time", "limit": limit},
+            )
+            return ExecutionResult(data=None, errors=[error])
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """Authenticate a WebSocket from `connection_init`'s `authorization` (or the header)."""
@@ -104,7 +155,7 @@ class GraphQLApp(GraphQL[Context, None]):
             return
         request = Request(scope, receive)
         try:
-            problem = await body_problem(request)
+            problem = await body_problem(request, self.settings.max_body_bytes)
             response = http_error(400, problem) if problem else await self.run(request)
         except HTTPException as exc:
             response = http_error(exc.status_code, exc.reason)
@@ -158,11 +209,35 @@ def render_metrics(hub: EventHub) -> str:
     return "\n".join(lines) + "\n"
 
 
-async def body_problem(request: Request) -> str | None:
-    """Why a JSON request body cannot be a GraphQL request, if it cannot."""
-    if request.method != "POST" or "json" not in request.headers.get("content-type", ""):
+def subscription_over_plain_http(request: GraphQLRequestData) -> bool:
+    """Whether a plain request/response exchange asks for a subscription."""
+    if request.protocol != "http" or not request.query or "subscription" not in request.query:
+        return False
+    try:
+        document = parse(request.query)
+    except GraphQLError:
+        return False  # the schema reports the syntax error as usual
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    chosen = [
+        o
+        for o in operations
+        if request.operation_name is None or (o.name and o.name.value == request.operation_name)
+    ]
+    return len(chosen) == 1 and chosen[0].operation is OperationType.SUBSCRIPTION
+
+
+async def body_problem(request: Request, max_bytes: int) -> str | None:
+    """Why a request body cannot be a GraphQL request, if it cannot."""
+    if request.method != "POST":
         return None
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        return f"the request body is larger than {max_bytes} bytes"
     body = await request.body()  # cached: the GraphQL view reads it again
+    if len(body) > max_bytes:
+        return f"the request body is larger than {max_bytes} bytes"
+    if "json" not in request.headers.get("content-type", ""):
+        return None
     try:
         data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
@@ -242,6 +317,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
 
     app = Starlette(
         routes=[
+            static_mount(),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),

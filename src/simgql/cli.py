@@ -97,7 +97,18 @@ def _print_demo_tokens(settings: Settings, host: str, port: int) -> None:
         label = f"{role.value}{' ' + account if account else ''}"
         print(f"  {label:<30} {t}")
     shown = "localhost" if host in ("0.0.0.0", "127.0.0.1") else host
-    print(f"\nGraphiQL: http://{shown}:{port}/graphql\n", flush=True)
+    buyer = mint_token(
+        secret=settings.jwt_secret,
+        role=Role.ENTERPRISE_PURCHASER,
+        sub="buyer@acme",
+        account="ACME",
+        ttl=dt.timedelta(hours=12),
+    )
+    print(f"\nGraphiQL: http://{shown}:{port}/graphql")
+    print(
+        f"  signed in as the ACME purchaser: http://{shown}:{port}/graphql#token={buyer}\n",
+        flush=True,
+    )
 
 
 async def _worker(settings: Settings, *, once: bool) -> int:

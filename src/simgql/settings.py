@@ -35,6 +35,14 @@ class Settings(BaseSettings):
     sales_order_job: str = Field(default="immediate", pattern="^(immediate|scheduled|off)$")
     sales_order_job_interval_seconds: float = 10.0
     fraud_check: str | None = None
+    max_query_depth: int = 12
+    max_query_aliases: int = 30
+    max_query_directives: int = 50
+    max_query_cost: int = 50_000
+    max_query_tokens: int = 5_000
+    introspection: bool = True
+    max_body_bytes: int = 1_000_000
+    execution_timeout_seconds: float = 30.0
     sql_echo: bool = False
     log_level: str = "info"
 

@@ -16,6 +16,7 @@ log = logging.getLogger("simgql.errors")
 MASKED_MESSAGE = "Internal server error"
 
 
+_TOKEN_LIMIT_PREFIX = "Syntax Error: Document contains more than"
 _VARIABLE = re.compile(r"Variable '\$(\w+)'(?: got invalid value .*? at '([^']+)')?")
 
 
@@ -43,6 +44,16 @@ def shape_error(error: GraphQLError) -> GraphQLError:
             positions=error.positions,
             path=error.path,
             extensions=original.extensions(),
+        )
+    if error.message.startswith(_TOKEN_LIMIT_PREFIX):
+        measured = re.search(r"more than (\d+) tokens", error.message)
+        return GraphQLError(
+            error.message,
+            extensions={
+                "code": "QUERY_TOO_COMPLEX",
+                "kind": "tokens",
+                "limit": int(measured.group(1)) if measured else None,
+            },
         )
     if original is None or isinstance(original, GraphQLError) or error.path is None:
         # Parse, validation and variable-coercion errors: the client's request is at fault.

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import DisableIntrospection, MaxTokensLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from simgql.api.context import Info
 from simgql.api.errors import ErrorShaping
 from simgql.api.fulfilment_queries import FulfilmentQueries
+from simgql.api.limits import QueryLimits, limit_queries
 from simgql.api.mutations.admin import AdminMutations, Configuration, load_configuration
 from simgql.api.mutations.fulfilment import FulfilmentMutations
 from simgql.api.mutations.purchase_orders import PurchaseOrderMutations
@@ -41,17 +44,23 @@ class Schema(strawberry.Schema):
         """Client errors are not server problems; `ErrorShaping` logs the unexpected ones."""
 
 
-def build_schema() -> strawberry.Schema:
+def build_schema(
+    limits: QueryLimits | None = None, *, max_tokens: int = 5000, introspection: bool = True
+) -> strawberry.Schema:
+    """The schema with its protective extensions; the limits come from the settings."""
+    extensions: list[Any] = [
+        ErrorShaping,
+        limit_queries(limits or QueryLimits()),
+        lambda: MaxTokensLimiter(max_token_count=max_tokens),
+    ]
+    if not introspection:
+        extensions.append(DisableIntrospection)
     return Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         types=[Account, Product, PurchaseOrder, Sim, SalesOrder, Warehouse],
-        extensions=[
-            ErrorShaping,
-            lambda: QueryDepthLimiter(max_depth=12),
-            lambda: MaxTokensLimiter(max_token_count=5000),
-        ],
+        extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
     )
 
