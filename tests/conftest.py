@@ -89,7 +89,9 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, jwt_secret=SECRET)
+    # The shared app serves thousands of test requests as a handful of users: rate limiting
+    # has its own tests (test_rate_limit.py).
+    return Settings(database_url=database_url, jwt_secret=SECRET, rate_limit_enabled=False)
 
 
 @pytest.fixture(scope="session")

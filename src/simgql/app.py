@@ -7,6 +7,7 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import math
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
@@ -34,11 +35,13 @@ from strawberry.types.unset import UNSET, UnsetType
 from simgql.api.auth import bearer_value, viewer_from_token
 from simgql.api.context import Context
 from simgql.api.graphiql import graphiql_response, static_mount
-from simgql.api.limits import QueryLimits
+from simgql.api.limits import QueryLimits, request_cost
+from simgql.api.rate_limit import RateLimiter, make_limiter
 from simgql.api.schema import build_schema
 from simgql.api.websocket import PingingTransportWSHandler
 from simgql.db.engine import Database
 from simgql.domain.errors import DomainError, Unauthenticated
+from simgql.domain.model import Viewer
 from simgql.events.hub import EventHub
 from simgql.fulfilment.job import SalesOrderJob, load_check
 from simgql.settings import Settings
@@ -59,17 +62,19 @@ class GraphQLApp(GraphQL[Context, None]):
         hub: EventHub | None,
         jobs: SalesOrderJob | None = None,
     ) -> None:
-        super().__init__(
-            build_schema(
-                QueryLimits(
-                    max_depth=settings.max_query_depth,
-                    max_aliases=settings.max_query_aliases,
-                    max_directives=settings.max_query_directives,
-                    max_cost=settings.max_query_cost,
-                ),
-                max_tokens=settings.max_query_tokens,
-                introspection=settings.introspection,
+        strawberry_schema = build_schema(
+            QueryLimits(
+                max_depth=settings.max_query_depth,
+                max_aliases=settings.max_query_aliases,
+                max_directives=settings.max_query_directives,
+                max_cost=settings.max_query_cost,
             ),
+            max_tokens=settings.max_query_tokens,
+            introspection=settings.introspection,
+        )
+        self.graphql_schema = strawberry_schema._schema
+        super().__init__(
+            strawberry_schema,
             allowed_origins=settings.allowed_origins,
             keep_alive=True,
             keep_alive_interval=settings.ws_keep_alive_seconds,
@@ -88,10 +93,49 @@ class GraphQLApp(GraphQL[Context, None]):
         self.settings = settings
         self.hub = hub
         self.jobs = jobs
+        self.limiter: RateLimiter | None = None
+        if settings.rate_limit_enabled:
+            self.limiter = make_limiter(
+                settings.rate_limit_url,
+                rate=settings.rate_limit_per_second,
+                burst=settings.rate_limit_burst,
+            )
 
     async def render_graphql_ide(self, request: Request) -> Response:
         """Our GraphiQL page: its assets are served by this server, so it works offline."""
         return graphiql_response()
+
+    async def _rate_limit(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], request_data: Any
+    ) -> ExecutionResult | None:
+        """Take the operation's cost from the caller's bucket; the refusal when it is empty."""
+        if self.limiter is None or not isinstance(request_data, GraphQLRequestData):
+            return None
+        context = kwargs.get("context", args[3] if len(args) > 3 else None)
+        sub_response = kwargs.get("sub_response", args[5] if len(args) > 5 else None)
+        viewer = getattr(context, "viewer_or_error", None)
+        request = kwargs.get("request", args[0] if args else None)
+        client = getattr(getattr(request, "client", None), "host", "unknown")
+        key = f"sub:{viewer.sub}" if isinstance(viewer, Viewer) else f"ip:{client}"
+        cost = request_cost(
+            self.graphql_schema,
+            request_data.query or "",
+            request_data.operation_name,
+            request_data.variables or {},
+            max_tokens=self.settings.max_query_tokens,
+        )
+        wait = await self.limiter.take(key, cost)
+        if wait is None:
+            return None
+        retry_after = max(1, math.ceil(wait))
+        if isinstance(sub_response, Response):
+            sub_response.status_code = 429
+            sub_response.headers["Retry-After"] = str(retry_after)
+        error = GraphQLError(
+            f"rate limit reached: this operation costs {cost}; retry in {retry_after} s",
+            extensions={"code": "RATE_LIMITED", "retryAfter": retry_after, "cost": cost},
+        )
+        return ExecutionResult(data=None, errors=[error])
 
     async def execute_operation(self, *args: Any, **kwargs: Any) -> Any:
         """Run one HTTP operation, within the execution time limit."""
@@ -114,6 +158,9 @@ class GraphQLApp(GraphQL[Context, None]):
                     )
                 ],
             )
+        refusal = await self._rate_limit(args, kwargs, request_data)
+        if refusal is not None:
+            return refusal
         limit = self.settings.execution_timeout_seconds
         try:
             async with asyncio.timeout(limit):
@@ -295,6 +342,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         finally:
             await jobs.stop()
             await hub.stop()
+            if graphql.limiter is not None:
+                await graphql.limiter.close()
             if db is None:
                 await database.dispose()
 

@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     introspection: bool = True
     max_body_bytes: int = 1_000_000
     execution_timeout_seconds: float = 30.0
+    rate_limit_enabled: bool = True
+    rate_limit_per_second: float = 5_000.0
+    rate_limit_burst: float = 200_000.0
+    rate_limit_url: str | None = None
     sql_echo: bool = False
     log_level: str = "info"
 

@@ -23,6 +23,7 @@ from graphql import (
     get_named_type,
     get_nullable_type,
     is_list_type,
+    parse,
 )
 from strawberry.extensions import SchemaExtension
 
@@ -140,6 +141,33 @@ def measure_operation(
     root = schema.get_root_type(operation.operation)
     analyser.measure.cost = analyser.selection_cost(operation.selection_set, root, 1, frozenset())
     return analyser.measure
+
+
+def request_cost(
+    schema: GraphQLSchema,
+    query: str,
+    operation_name: str | None,
+    variables: Mapping[str, Any],
+    *,
+    max_tokens: int,
+) -> int:
+    """The cost of the operation a request would run; 1 when it cannot even be parsed."""
+    try:
+        document = parse(query, max_tokens=max_tokens)
+    except GraphQLError:
+        return 1
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    operations = [
+        d
+        for d in document.definitions
+        if isinstance(d, OperationDefinitionNode)
+        and (operation_name is None or (d.name is not None and d.name.value == operation_name))
+    ]
+    if len(operations) != 1:
+        return 1
+    return max(1, measure_operation(schema, operations[0], fragments, variables).cost)
 
 
 def too_complex(kind: str, limit: int, measured: int) -> GraphQLError:
