@@ -208,6 +208,30 @@ class AccountFilter:
     status: model.AccountStatus | None = None
 
 
+def _product_details(i: CreateProductInput | UpdateProductInput) -> ProductDetails:
+    return ProductDetails(
+        code=i.code,
+        name=i.name,
+        description=i.description,
+        kind=i.kind,
+        form_factor=i.form_factor,
+        features=i.features,
+        branding=i.branding,
+        unit_price=i.unit_price,
+        currency=i.currency,
+        active=i.active,
+    )
+
+
+def _account_details(i: CreateAccountInput | UpdateAccountInput) -> AccountDetails:
+    return AccountDetails(
+        code=i.code,
+        name=i.name,
+        status=i.status,
+        defaults=i.defaults.to_domain() if i.defaults else None,
+    )
+
+
 @strawberry.input
 class CreateProductInput:
     code: str
@@ -222,18 +246,7 @@ class CreateProductInput:
     active: bool | None = None
 
     def details(self) -> ProductDetails:
-        return ProductDetails(
-            code=self.code,
-            name=self.name,
-            description=self.description,
-            kind=self.kind,
-            form_factor=self.form_factor,
-            features=self.features,
-            branding=self.branding,
-            unit_price=self.unit_price,
-            currency=self.currency,
-            active=self.active,
-        )
+        return _product_details(self)
 
 
 @strawberry.input
@@ -251,18 +264,7 @@ class UpdateProductInput:
     active: bool | None = None
 
     def details(self) -> ProductDetails:
-        return ProductDetails(
-            code=self.code,
-            name=self.name,
-            description=self.description,
-            kind=self.kind,
-            form_factor=self.form_factor,
-            features=self.features,
-            branding=self.branding,
-            unit_price=self.unit_price,
-            currency=self.currency,
-            active=self.active,
-        )
+        return _product_details(self)
 
 
 @strawberry.input
@@ -273,12 +275,7 @@ class CreateAccountInput:
     defaults: EntitlementsInput | None = None
 
     def details(self) -> AccountDetails:
-        return AccountDetails(
-            code=self.code,
-            name=self.name,
-            status=self.status,
-            defaults=self.defaults.to_domain() if self.defaults else None,
-        )
+        return _account_details(self)
 
 
 @strawberry.input
@@ -290,12 +287,7 @@ class UpdateAccountInput:
     defaults: EntitlementsInput | None = None
 
     def details(self) -> AccountDetails:
-        return AccountDetails(
-            code=self.code,
-            name=self.name,
-            status=self.status,
-            defaults=self.defaults.to_domain() if self.defaults else None,
-        )
+        return _account_details(self)
 
 
 @strawberry.input

@@ -495,78 +495,34 @@ async def cancel_purchase_order(
     )
 
 
-async def reopen_purchase_order(
-    db: Database,
-    *,
-    viewer: Viewer,
-    po_id: uuid.UUID,
-    expected_version: int | None,
-    note: str | None,
-) -> Outcome:
-    return await _transition(
-        db,
-        viewer=viewer,
-        action=A.REOPEN,
-        po_id=po_id,
-        expected_version=expected_version,
-        note=note,
-    )
+def _note_only(action: PurchaseOrderAction, then: Then | None = None) -> SimpleTransition:
+    """A transition that takes nothing but an optional note."""
+
+    async def perform(
+        db: Database,
+        *,
+        viewer: Viewer,
+        po_id: uuid.UUID,
+        expected_version: int | None,
+        note: str | None,
+    ) -> Outcome:
+        return await _transition(
+            db,
+            viewer=viewer,
+            action=action,
+            po_id=po_id,
+            expected_version=expected_version,
+            note=note,
+            then=then,
+        )
+
+    return perform
 
 
-async def start_provisioning(
-    db: Database,
-    *,
-    viewer: Viewer,
-    po_id: uuid.UUID,
-    expected_version: int | None,
-    note: str | None,
-) -> Outcome:
-    return await _transition(
-        db,
-        then=_create_sales_orders,
-        viewer=viewer,
-        action=A.START_PROVISIONING,
-        po_id=po_id,
-        expected_version=expected_version,
-        note=note,
-    )
-
-
-async def mark_ready(
-    db: Database,
-    *,
-    viewer: Viewer,
-    po_id: uuid.UUID,
-    expected_version: int | None,
-    note: str | None,
-) -> Outcome:
-    return await _transition(
-        db,
-        then=_release_on_ready,
-        viewer=viewer,
-        action=A.MARK_READY,
-        po_id=po_id,
-        expected_version=expected_version,
-        note=note,
-    )
-
-
-async def confirm_receipt(
-    db: Database,
-    *,
-    viewer: Viewer,
-    po_id: uuid.UUID,
-    expected_version: int | None,
-    note: str | None,
-) -> Outcome:
-    return await _transition(
-        db,
-        viewer=viewer,
-        action=A.CONFIRM_RECEIPT,
-        po_id=po_id,
-        expected_version=expected_version,
-        note=note,
-    )
+reopen_purchase_order = _note_only(A.REOPEN)
+start_provisioning = _note_only(A.START_PROVISIONING, then=_create_sales_orders)
+mark_ready = _note_only(A.MARK_READY, then=_release_on_ready)
+confirm_receipt = _note_only(A.CONFIRM_RECEIPT)
 
 
 async def ship_purchase_order(
