@@ -107,7 +107,8 @@ async def _deliver(
                 async with asyncio.timeout(remaining):
                     event = await anext(stream)
             except TimeoutError:
-                continue  # the expiry check above ends the subscription
+                # Only the token's expiry sets a deadline; the wait was cancelled with it.
+                raise Unauthenticated("the token has expired; reconnect with a fresh one") from None
             except SubscriberOverflow as exc:
                 raise RateLimited(
                     "this subscription fell behind and was dropped; resubscribe with "

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from simgql.db.models import (
     Charge,
+    PurchaseOrder,
     SalesOrder,
     SalesOrderBatch,
     SalesOrderLine,
@@ -130,17 +131,54 @@ async def charges_by_sales_order_ids(
     return out
 
 
-async def claim_waiting(session: AsyncSession, *, limit: int) -> list[SalesOrder]:
-    """Lock up to `limit` orders awaiting generation that no other worker holds."""
-    stmt = (
-        select(SalesOrder)
-        .where(SalesOrder.status == "AWAITING_GENERATION")
-        .order_by(SalesOrder.created_at, SalesOrder.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .execution_options(populate_existing=True)
+async def claim_waiting(
+    session: AsyncSession, *, limit: int
+) -> tuple[list[SalesOrder], dict[uuid.UUID, PurchaseOrder]]:
+    """Lock up to `limit` orders awaiting generation, and their POs, that nobody else holds.
+
+    POs are locked before their sales orders, the order every other change uses.
+    """
+    waiting = select(SalesOrder.purchase_order_id).where(
+        SalesOrder.status == "AWAITING_GENERATION"
     )
-    return list((await session.execute(stmt)).scalars())
+    # SKIP LOCKED with LIMIT: each worker gets POs that no other worker holds right now.
+    pos = (
+        await session.execute(
+            select(PurchaseOrder)
+            .where(PurchaseOrder.id.in_(waiting))
+            .order_by(PurchaseOrder.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+    ).scalars()
+    held = {po.id: po for po in pos}
+    if not held:
+        return [], {}
+    orders = (
+        await session.execute(
+            select(SalesOrder)
+            .where(
+                SalesOrder.status == "AWAITING_GENERATION",
+                SalesOrder.purchase_order_id.in_(list(held)),
+            )
+            .order_by(SalesOrder.created_at, SalesOrder.id)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+    ).scalars()
+    return list(orders), held
+
+
+async def lock_purchase_orders(session: AsyncSession, *, ids: Sequence[uuid.UUID]) -> None:
+    """Take the row locks of several POs, always in id order (no lock cycles)."""
+    if ids:
+        await session.execute(
+            select(PurchaseOrder.id)
+            .where(PurchaseOrder.id.in_(sorted(set(ids))))
+            .order_by(PurchaseOrder.id)
+            .with_for_update()
+        )
 
 
 async def open_batch(session: AsyncSession, *, warehouse_id: uuid.UUID) -> SalesOrderBatch:

@@ -206,8 +206,7 @@ async def next_po_number(session: AsyncSession) -> int:
     return int(value)
 
 
-async def append_event(
-    session: AsyncSession,
+def new_event(
     *,
     po: PurchaseOrder,
     from_status: str | None,
@@ -217,12 +216,8 @@ async def append_event(
     at: dt.datetime,
     sales_order: SalesOrder | None = None,
 ) -> StatusEvent:
-    """Append to the event log; on PostgreSQL ids are handed out in commit order."""
-    if session.get_bind().dialect.name == "postgresql":
-        # Held until commit: a reader who sees event N has already seen every event below N,
-        # which is what makes "everything after cursor N" gap-free. SQLite has one writer.
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_LOG_LOCK})
-    event = StatusEvent(
+    """An event of `po` as it is now, not yet in the log (see `record_events`)."""
+    return StatusEvent(
         purchase_order_id=po.id,
         account_id=po.account_id,
         from_status=from_status,
@@ -233,9 +228,23 @@ async def append_event(
         sales_order_id=sales_order.id if sales_order else None,
         sales_order_status=sales_order.status if sales_order else None,
     )
-    session.add(event)
+
+
+async def record_events(session: AsyncSession, events: Sequence[StatusEvent]) -> list[StatusEvent]:
+    """Append events to the log, as the last step of a transaction.
+
+    On PostgreSQL an advisory lock held until commit hands out ids in commit order: whoever
+    has seen event N has seen every event below N, which makes "everything after cursor N"
+    gap-free (SQLite has one writer anyway). Taking it last, after every row lock of the
+    transaction, keeps it out of lock cycles.
+    """
+    if not events:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_LOG_LOCK})
+    session.add_all(events)
     await session.flush()
-    return event
+    return list(events)
 
 
 def overrides_of(po: PurchaseOrder) -> Entitlements:

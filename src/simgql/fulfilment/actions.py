@@ -62,8 +62,7 @@ from simgql.services.outcome import Outcome
 SO = SalesOrderStatus
 
 
-async def _record(
-    session: AsyncSession,
+def _record(
     *,
     po: PurchaseOrder,
     so: SalesOrder,
@@ -74,14 +73,14 @@ async def _record(
     bump: bool = True,
 ) -> StatusEvent:
     """Move a sales order to `status`; it is a change of its PO, so the PO's version moves
-    (unless the PO's own transition already moved it in this transaction)."""
+    (unless the PO's own transition already moved it in this transaction). The event is
+    returned for the transaction to record last."""
     so.status = status
     so.updated_at = at
     if bump:
         po.version += 1
         po.updated_at = at
-    return await po_repo.append_event(
-        session,
+    return po_repo.new_event(
         po=po,
         from_status=po.status,
         to_status=po.status,
@@ -110,9 +109,7 @@ async def plan(
                         Product.id.in_([s.product_id for s in shortfalls])
                     )
                 )
-            )
-            .tuples()
-            .all()
+            ).all()
         )
         return {}, [
             {"productCode": codes[s.product_id], "requested": s.requested, "available": s.available}
@@ -159,8 +156,7 @@ async def create_sales_orders(
             assert stock.on_hand - stock.reserved >= part.quantity
             stock.reserved += part.quantity
         events.append(
-            await _record(
-                session,
+            _record(
                 po=po,
                 so=so,
                 status=SO.AWAITING_GENERATION,
@@ -190,8 +186,7 @@ async def release_sales_orders(
             if stock is not None:
                 stock.reserved = max(0, stock.reserved - line.quantity)
         events.append(
-            await _record(
-                session,
+            _record(
                 po=po,
                 so=so,
                 status=status,
@@ -220,16 +215,16 @@ async def generate_waiting(
 ) -> tuple[int, list[StatusEvent]]:
     """The sales order request job, one pass: claim waiting orders, check, batch them.
 
-    Claimed rows are locked (`SKIP LOCKED` on PostgreSQL), so several workers never take the
-    same order; the pass is one transaction, so a crash leaves every order as it was.
+    Rows are locked PO first, then sales order, as everywhere else, and with `SKIP LOCKED`
+    on PostgreSQL: several workers never take the same order and never wait for each other;
+    the pass is one transaction, so a crash leaves every order as it was.
     """
-    events: list[StatusEvent] = []
+    pending: list[StatusEvent] = []
     async with db.write() as session:
-        orders = await repo.claim_waiting(session, limit=limit)
+        orders, pos = await repo.claim_waiting(session, limit=limit)
         now = utcnow()
         for so in orders:
-            po = await po_repo.get_purchase_order(session, po_id=so.purchase_order_id, lock=True)
-            assert po is not None
+            po = pos[so.purchase_order_id]
             reason = check(delivery_of(po)) if check is not None else None
             if reason is not None:
                 so.fraud_check = "FAILED"
@@ -242,11 +237,10 @@ async def generate_waiting(
                 so.batch_id = (await repo.open_batch(session, warehouse_id=so.warehouse_id)).id
                 status = next_sales_order_status(SalesOrderStep.GENERATE, SO(so.status))
                 note = "generated for the warehouse"
-            events.append(
-                await _record(
-                    session, po=po, so=so, status=status, actor=SYSTEM_ACTOR, note=note, at=now
-                )
+            pending.append(
+                _record(po=po, so=so, status=status, actor=SYSTEM_ACTOR, note=note, at=now)
             )
+        events = await po_repo.record_events(session, pending)
     return len(orders), events
 
 
@@ -300,9 +294,11 @@ async def apply_dispatch(
     codes = {c for c in (i.product_code for i in items) if c}
     by_code = (
         dict(
-            (await session.execute(select(Product.code, Product.id).where(Product.code.in_(codes))))
-            .tuples()
-            .all()
+            (
+                await session.execute(
+                    select(Product.code, Product.id).where(Product.code.in_(codes))
+                )
+            ).all()
         )
         if codes
         else {}
@@ -385,8 +381,7 @@ async def apply_dispatch(
     so.dispatched_at = dispatched_at
     await session.flush()
     events = [
-        await _record(
-            session,
+        _record(
             po=po,
             so=so,
             status=status,
@@ -401,8 +396,7 @@ async def apply_dispatch(
         po.status = PurchaseOrderStatus.READY
         po.version += 1
         events.append(
-            await po_repo.append_event(
-                session,
+            po_repo.new_event(
                 po=po,
                 from_status=PurchaseOrderStatus.PROVISIONING,
                 to_status=PurchaseOrderStatus.READY,
@@ -435,7 +429,7 @@ async def record_dispatch(
         raise BadUserInput.single("dispatchedAt", "must carry a time zone offset")
     async with db.write() as session:
         po, so = await _warehouse_order(session, viewer=viewer, sales_order_id=sales_order_id)
-        events = await apply_dispatch(
+        pending = await apply_dispatch(
             session,
             po=po,
             so=so,
@@ -445,6 +439,7 @@ async def record_dispatch(
             dispatched_at=when,
             actor=viewer.sub,
         )
+        events = await po_repo.record_events(session, pending)
     return Outcome(po, events)
 
 
@@ -456,8 +451,7 @@ async def apply_error(
     status = next_sales_order_status(SalesOrderStep.REPORT_ERROR, SO(so.status))
     so.error_reason = reason
     return [
-        await _record(
-            session,
+        _record(
             po=po,
             so=so,
             status=status,
@@ -474,7 +468,8 @@ async def record_error(
     _ensure_reporter(viewer)
     async with db.write() as session:
         po, so = await _warehouse_order(session, viewer=viewer, sales_order_id=sales_order_id)
-        events = await apply_error(session, po=po, so=so, reason=reason, actor=viewer.sub)
+        pending = await apply_error(session, po=po, so=so, reason=reason, actor=viewer.sub)
+        events = await po_repo.record_events(session, pending)
     return Outcome(po, events)
 
 
@@ -488,9 +483,8 @@ async def retry_sales_order(db: Database, *, viewer: Viewer, sales_order_id: uui
         so.fraud_check = None
         so.fraud_reason = None
         so.batch_id = None
-        events = [
-            await _record(
-                session, po=po, so=so, status=status, actor=viewer.sub, note="retried", at=utcnow()
-            )
+        pending = [
+            _record(po=po, so=so, status=status, actor=viewer.sub, note="retried", at=utcnow())
         ]
+        events = await po_repo.record_events(session, pending)
     return Outcome(po, events)

@@ -13,8 +13,10 @@ from typing import Any
 
 import jsonschema
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from simgql.db import fulfilment as repo
+from simgql.db import purchase_orders as po_repo
 from simgql.db.engine import Database
 from simgql.db.models import (
     Account,
@@ -115,7 +117,7 @@ async def extract(db: Database, *, warehouse_code: str) -> dict[str, Any]:
                 )
             ).all()
             lines = await repo.lines_by_sales_order_ids(session, ids=[so.id for so, _, _ in rows])
-            codes = dict((await session.execute(select(Product.id, Product.code))).tuples().all())
+            codes = dict((await session.execute(select(Product.id, Product.code))).all())
             for so, po, account_code in rows:
                 orders.append(
                     {
@@ -218,22 +220,34 @@ async def load(db: Database, *, content: bytes) -> LoadReport:
         raise FileRejected(problems)
 
     report = LoadReport()
+    pending: list[StatusEvent] = []
     async with db.write() as session:
-        if await session.get(AppliedFile, digest) is not None:
+        try:
+            # Claimed first: a second load of this file waits here, then finds it loaded.
+            async with session.begin_nested():
+                session.add(AppliedFile(sha256=digest, kind="dispatch", records=len(reports)))
+                await session.flush()
+        except IntegrityError:
             return LoadReport(already_loaded=True)
         warehouse = await repo.get_warehouse_by_code(session, code=document["warehouse"])
         if warehouse is None:
             raise FileRejected([FileProblem(None, "/warehouse", "unknown warehouse")])
+        ids = [uuid.UUID(r["salesOrderId"]) for r in reports]
+        known = await repo.sales_orders_by_ids(session, ids=ids)
+        # Lock every PO of the file up front, in one order, before any sales order.
+        await repo.lock_purchase_orders(
+            session, ids=[so.purchase_order_id for so in known.values()]
+        )
         for i, r in enumerate(reports):
             where = f"/reports/{i}"
-            so = await repo.get_sales_order(session, sales_order_id=uuid.UUID(r["salesOrderId"]))
-            if so is None or so.warehouse_id != warehouse.id:
+            found = known.get(ids[i])
+            if found is None or found.warehouse_id != warehouse.id:
                 problems.append(
                     FileProblem(i, f"{where}/salesOrderId", "no such sales order of this warehouse")
                 )
                 continue
-            po = await session.get(PurchaseOrder, so.purchase_order_id, with_for_update=True)
-            so = await repo.get_sales_order(session, sales_order_id=so.id, lock=True)
+            po = await session.get(PurchaseOrder, found.purchase_order_id)
+            so = await repo.get_sales_order(session, sales_order_id=found.id, lock=True)
             assert po is not None
             assert so is not None
             try:
@@ -243,7 +257,7 @@ async def load(db: Database, *, content: bytes) -> LoadReport:
                     ):
                         report.unchanged += 1
                         continue
-                    report.events += await apply_dispatch(
+                    pending += await apply_dispatch(
                         session,
                         po=po,
                         so=so,
@@ -266,7 +280,7 @@ async def load(db: Database, *, content: bytes) -> LoadReport:
                     if so.status == SalesOrderStatus.ERROR and so.error_reason == r["reason"]:
                         report.unchanged += 1
                         continue
-                    report.events += await apply_error(
+                    pending += await apply_error(
                         session, po=po, so=so, reason=r["reason"], actor=f"{SYSTEM_ACTOR}:file"
                     )
                     report.errors += 1
@@ -276,5 +290,5 @@ async def load(db: Database, *, content: bytes) -> LoadReport:
                 problems.append(FileProblem(i, where, exc.message))
         if problems:
             raise FileRejected(problems)
-        session.add(AppliedFile(sha256=digest, kind="dispatch", records=len(reports)))
+        report.events = await po_repo.record_events(session, pending)
     return report

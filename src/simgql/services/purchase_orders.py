@@ -233,16 +233,20 @@ async def create_purchase_order(
                 raise Conflict("a request with this idempotency key is still running") from None
             return Outcome(earlier)
         await _replace_lines(session, po=po, lines=lines)
-        event = await po_repo.append_event(
+        events = await po_repo.record_events(
             session,
-            po=po,
-            from_status=None,
-            to_status=po.status,
-            actor=viewer.sub,
-            note=None,
-            at=now,
+            [
+                po_repo.new_event(
+                    po=po,
+                    from_status=None,
+                    to_status=po.status,
+                    actor=viewer.sub,
+                    note=None,
+                    at=now,
+                )
+            ],
         )
-    return Outcome(po, [event])
+    return Outcome(po, events)
 
 
 class SimpleTransition(Protocol):
@@ -325,11 +329,10 @@ async def _transition(
         po.status = transition.to_status
         po.version += 1
         po.updated_at = now
-        events = []
+        pending = []
         if from_status != transition.to_status:
-            events.append(
-                await po_repo.append_event(
-                    session,
+            pending.append(
+                po_repo.new_event(
                     po=po,
                     from_status=from_status,
                     to_status=transition.to_status,
@@ -339,8 +342,8 @@ async def _transition(
                 )
             )
         if then is not None:
-            events.extend(await then(session, po, viewer.sub, now))
-        await session.flush()
+            pending.extend(await then(session, po, viewer.sub, now))
+        events = await po_repo.record_events(session, pending)
     return Outcome(po, events)
 
 
