@@ -38,6 +38,8 @@ from simgql.api.graphiql import graphiql_response, static_mount
 from simgql.api.limits import QueryLimits, request_cost
 from simgql.api.rate_limit import RateLimiter, make_limiter
 from simgql.api.schema import build_schema
+from simgql.api.security import check_production, install_log_redaction, security_middleware
+from simgql.api.tokens import verifier_from_settings
 from simgql.api.websocket import PingingTransportWSHandler
 from simgql.db.engine import Database
 from simgql.domain.errors import DomainError, Unauthenticated
@@ -91,6 +93,7 @@ class GraphQLApp(GraphQL[Context, None]):
         )
         self.db = db
         self.settings = settings
+        self.verifier = verifier_from_settings(settings)
         self.hub = hub
         self.jobs = jobs
         self.limiter: RateLimiter | None = None
@@ -186,9 +189,8 @@ class GraphQLApp(GraphQL[Context, None]):
         try:
             viewer, expires = await viewer_from_token(
                 token,
-                secret=self.settings.jwt_secret,
+                verifier=self.verifier,
                 db=self.db,
-                leeway=self.settings.jwt_leeway_seconds,
             )
         except DomainError as exc:
             raise ConnectionRejectionError({"message": exc.message}) from None
@@ -220,9 +222,8 @@ class GraphQLApp(GraphQL[Context, None]):
                 raise Unauthenticated("a bearer token is required")
             viewer, expires = await viewer_from_token(
                 token,
-                secret=self.settings.jwt_secret,
+                verifier=self.verifier,
                 db=self.db,
-                leeway=self.settings.jwt_leeway_seconds,
             )
         except DomainError as exc:
             viewer = exc
@@ -314,6 +315,8 @@ def http_error(status: int, message: str) -> Response:
 
 def create_app(settings: Settings | None = None, *, db: Database | None = None) -> Starlette:
     settings = settings or Settings()
+    for warning in check_production(settings):  # raises InsecureConfiguration when unfit
+        log.warning("production settings: %s", warning)
     database = db or Database(
         settings.database_url, echo=settings.sql_echo, pool_size=settings.db_pool_size
     )
@@ -335,6 +338,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        install_log_redaction([settings.jwt_secret])
         await hub.start()
         await jobs.start()
         try:
@@ -373,6 +377,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
             Route("/readyz", readyz),
             Route("/metrics", metrics),
         ],
+        middleware=security_middleware(settings),
         lifespan=lifespan,
     )
     app.state.db = database

@@ -202,6 +202,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         import uvicorn
 
+        from simgql.api.security import InsecureConfiguration, check_production, is_production
+
+        try:
+            warnings = check_production(settings)
+        except InsecureConfiguration as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        for warning in warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        if args.demo and is_production(settings):
+            print("error: --demo is refused with SIMGQL_ENV=production", file=sys.stderr)
+            return 2
         host = args.host or settings.host
         port = args.port or settings.port
         if args.demo:

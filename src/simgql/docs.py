@@ -43,13 +43,35 @@ DESCRIPTIONS: dict[str, str] = {
         "broadcast channel that wakes the other processes for subscriptions: `memory://` "
         "(one process), `redis://…` or `postgres://…`"
     ),
-    "jwt_secret": "HS256 secret of the bearer tokens; `serve` warns while it is the demo secret",
-    "jwt_leeway_seconds": "clock skew allowed on a token's `exp`",
+    "env": (
+        "`development` or `production`; `production` refuses to start with the demo secret, "
+        "a short secret or no way to verify tokens (see security.md)"
+    ),
+    "jwt_secret": (
+        "HMAC (HS256) secret of the bearer tokens, at least 32 bytes in production; `serve` "
+        "warns while it is the demo secret"
+    ),
+    "jwt_algorithms": (
+        'JSON list of the accepted token algorithms, e.g. `["RS256"]` with an identity '
+        "provider; `none` is never accepted"
+    ),
+    "jwt_issuer": "required `iss` of every token; unset: not checked",
+    "jwt_audience": (
+        "required `aud` of every token; unset: tokens that name an audience are refused"
+    ),
+    "jwt_jwks": (
+        "public keys for RS/PS/ES/EdDSA tokens: a JWKS file path or the JSON document; "
+        "restart to rotate keys"
+    ),
+    "jwt_leeway_seconds": "clock skew allowed on `exp`, `nbf` and `iat` (at most 300)",
+    "https": (
+        "the service is reached over HTTPS (a TLS proxy): responses carry Strict-Transport-Security"
+    ),
     "host": "address `simgql serve` listens on (`--host` overrides it)",
     "port": "port `simgql serve` listens on (`--port` overrides it)",
     "allowed_origins": (
-        "JSON list of other origins whose pages may open WebSockets (same-origin pages "
-        "and non-browser clients always may)"
+        "JSON list of other origins whose pages may call the API (CORS) and open WebSockets "
+        "(same-origin pages and non-browser clients always may)"
     ),
     "db_pool_size": "PostgreSQL connection pool size, and as many overflow connections",
     "ws_keep_alive_seconds": "keep-alive / ping interval on WebSockets",

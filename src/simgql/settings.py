@@ -20,8 +20,14 @@ class Settings(BaseSettings):
         default_factory=lambda: f"sqlite+aiosqlite:///{DEFAULT_DATA_DIR / 'simgql.db'}"
     )
     broadcast_url: str = "memory://"
-    jwt_secret: str = DEMO_JWT_SECRET
-    jwt_leeway_seconds: int = 0
+    env: str = Field(default="development", pattern="^(development|production)$")
+    jwt_secret: str = Field(default=DEMO_JWT_SECRET, repr=False)
+    jwt_algorithms: list[str] = Field(default_factory=lambda: ["HS256"])
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_jwks: str | None = None
+    jwt_leeway_seconds: int = Field(default=0, ge=0, le=300)
+    https: bool = False
     host: str = "127.0.0.1"
     port: int = 8000
     allowed_origins: list[str] = Field(default_factory=list)

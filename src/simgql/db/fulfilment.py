@@ -138,9 +138,7 @@ async def claim_waiting(
 
     POs are locked before their sales orders, the order every other change uses.
     """
-    waiting = select(SalesOrder.purchase_order_id).where(
-        SalesOrder.status == "AWAITING_GENERATION"
-    )
+    waiting = select(SalesOrder.purchase_order_id).where(SalesOrder.status == "AWAITING_GENERATION")
     # SKIP LOCKED with LIMIT: each worker gets POs that no other worker holds right now.
     pos = (
         await session.execute(
