@@ -211,6 +211,8 @@ class GraphQLApp(GraphQL[Context, None]):
         except Exception:  # a bug of ours: masked for the client, logged for us
             log.exception("unexpected error handling %s %s", request.method, request.url.path)
             response = http_error(500, "Internal server error")
+        if GRAPHQL_RESPONSE in request.headers.get("accept", ""):
+            response = as_graphql_response(response)
         await response(scope, receive, send)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
@@ -255,6 +257,47 @@ def render_metrics(hub: EventHub) -> str:
         kind = "counter" if name.endswith("_total") else "gauge"
         lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", f"{name} {value}"]
     return "\n".join(lines) + "\n"
+
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+
+
+def as_graphql_response(response: Response) -> Response:
+    """The GraphQL-over-HTTP media type, for clients that ask for it.
+
+    With it, a request that never executed (it did not parse, validate, or its variables
+    did not fit) is answered 400 without a `data` entry, as the spec recommends; clients
+    that accept only `application/json` keep getting 200, the legacy behaviour.
+    """
+    if not response.media_type or "json" not in response.media_type:
+        return response
+    if not isinstance(response.body, bytes) or response.status_code != 200:
+        response.headers["content-type"] = f"{GRAPHQL_RESPONSE}; charset=utf-8"
+        return response
+    try:
+        body = json.loads(response.body)
+    except ValueError:
+        return response
+    status = response.status_code
+    if (
+        isinstance(body, dict)
+        and body.get("errors")
+        and body.get("data") is None
+        and not any(e.get("path") for e in body["errors"])
+    ):
+        body.pop("data", None)
+        status = 400
+    headers = {
+        k: v
+        for k, v in response.headers.items()
+        if k.lower() not in ("content-length", "content-type")
+    }
+    return Response(
+        json.dumps(body, separators=(",", ":")),
+        status_code=status,
+        headers=headers,
+        media_type=GRAPHQL_RESPONSE,
+    )
 
 
 def subscription_over_plain_http(request: GraphQLRequestData) -> bool:
