@@ -185,7 +185,7 @@ async def test_lost_broker_is_detected_and_missed_events_arrive_after_it_returns
 
             await transition(http_b, "acceptPurchaseOrder", gid(pos[2]))
             after = await collect(ws, "e", 1, within=30)
-        assert a.metric("simgql_broker_reconnects_total") >= 1
+        assert a.metric("simgql_broker_reconnects") >= 1
         assert a.metric("simgql_broker_connected") == 1
     assert [e["purchaseOrder"]["id"] for e in before + during + after] == [gid(p) for p in pos]
 

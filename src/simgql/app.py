@@ -13,7 +13,8 @@ from typing import Any, cast
 
 from cross_web import HTTPException
 from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
-from sqlalchemy import text
+from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy import func, select, text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -42,10 +43,12 @@ from simgql.api.security import check_production, install_log_redaction, securit
 from simgql.api.tokens import verifier_from_settings
 from simgql.api.websocket import PingingTransportWSHandler
 from simgql.db.engine import Database
+from simgql.db.models import SalesOrder
 from simgql.domain.errors import DomainError, Unauthenticated
 from simgql.domain.model import Viewer
 from simgql.events.hub import EventHub
 from simgql.fulfilment.job import SalesOrderJob, load_check
+from simgql.observability import Metrics
 from simgql.settings import Settings
 
 log = logging.getLogger("simgql")
@@ -96,6 +99,7 @@ class GraphQLApp(GraphQL[Context, None]):
         self.verifier = verifier_from_settings(settings)
         self.hub = hub
         self.jobs = jobs
+        self.metrics = Metrics()
         self.limiter: RateLimiter | None = None
         if settings.rate_limit_enabled:
             self.limiter = make_limiter(
@@ -237,26 +241,28 @@ class GraphQLApp(GraphQL[Context, None]):
             request=request,
             hub=self.hub,
             jobs=self.jobs,
+            metrics=self.metrics,
         )
 
 
-def render_metrics(hub: EventHub) -> str:
-    """Prometheus text exposition of the live-event machinery."""
-    gauges = [
-        ("simgql_subscriptions", "Live subscriptions on this process", hub.subscriber_count),
-        ("simgql_event_log_position", "Last event id handed to subscribers", hub.position),
-        (
-            "simgql_broker_connected",
-            "1 when the broadcast connection is up",
-            int(hub.bus.connected),
-        ),
-        ("simgql_broker_reconnects_total", "Broadcast connections rebuilt", hub.bus.reconnects),
-    ]
-    lines = []
-    for name, help_text, value in gauges:
-        kind = "counter" if name.endswith("_total") else "gauge"
-        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", f"{name} {value}"]
-    return "\n".join(lines) + "\n"
+async def refresh_gauges(metrics: Metrics, hub: EventHub, db: Database) -> None:
+    """Read the gauges that are states, not events, at scrape time."""
+    metrics.set("simgql_subscriptions", hub.subscriber_count)
+    metrics.set("simgql_event_log_position", hub.position)
+    metrics.set("simgql_broker_connected", int(hub.bus.connected))
+    metrics.set("simgql_broker_reconnects", hub.bus.reconnects)
+    pool = db.engine.pool
+    metrics.set("simgql_db_connections_in_use", getattr(pool, "checkedout", lambda: 0)())
+    try:
+        async with db.read() as session:
+            waiting = await session.execute(
+                select(func.count())
+                .select_from(SalesOrder)
+                .where(SalesOrder.status == "AWAITING_GENERATION")
+            )
+            metrics.set("simgql_sales_orders_waiting", waiting.scalar_one())
+    except Exception:  # a scrape must not fail because the database is away
+        log.warning("could not count waiting sales orders for /metrics")
 
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -409,7 +415,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         return JSONResponse(report, status_code=200 if ready else 503)
 
     async def metrics(_request: Request) -> Response:
-        return PlainTextResponse(render_metrics(hub), media_type="text/plain; version=0.0.4")
+        await refresh_gauges(graphql.metrics, hub, database)
+        return Response(graphql.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     app = Starlette(
         routes=[

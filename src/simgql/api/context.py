@@ -15,6 +15,7 @@ from simgql.domain.errors import DomainError, Unauthenticated
 from simgql.domain.model import Viewer
 from simgql.events.hub import EventHub
 from simgql.fulfilment.job import SalesOrderJob
+from simgql.observability import Metrics
 from simgql.settings import Settings
 
 
@@ -28,6 +29,7 @@ class Context:
     request: Any = None
     hub: EventHub | None = None
     jobs: SalesOrderJob | None = None
+    metrics: Metrics | None = None
     connection_params: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
@@ -37,6 +39,8 @@ class Context:
         """After a commit: publish its events, and wake the job when orders wait for it."""
         if self.hub is not None:
             await self.hub.published(events)
+            if self.metrics is not None:
+                self.metrics.published.inc(len(events))
         if self.jobs is not None and any(
             e.sales_order_status == "AWAITING_GENERATION" for e in events
         ):

@@ -22,6 +22,7 @@ from simgql.api.subscriptions import Subscription
 from simgql.api.types import Account, Product, PurchaseOrder, SalesOrder, Sim, Warehouse
 from simgql.domain.model import SP_ROLES
 from simgql.domain.policy import ensure_role
+from simgql.observability import RecordMetrics
 
 
 @strawberry.type
@@ -49,6 +50,7 @@ def build_schema(
 ) -> strawberry.Schema:
     """The schema with its protective extensions; the limits come from the settings."""
     extensions: list[Any] = [
+        RecordMetrics,
         ErrorShaping,
         limit_queries(limits or QueryLimits()),
         lambda: MaxTokensLimiter(max_token_count=max_tokens),

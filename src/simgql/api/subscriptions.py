@@ -115,6 +115,8 @@ async def _deliver(
                     f"after: {encode_event_cursor(exc.last_delivered)!r}"
                 ) from None
             info.context.loaders = Loaders(info.context.db)
+            if info.context.metrics is not None:
+                info.context.metrics.delivered.inc()
             yield PurchaseOrderStatusEvent.of(event)
     finally:
         await stream.aclose()
