@@ -35,6 +35,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from simgql.api.auth import bearer_value, viewer_from_token
 from simgql.api.context import Context
+from simgql.api.demo_view import demo_routes
 from simgql.api.graphiql import graphiql_response, static_mount
 from simgql.api.limits import QueryLimits, request_cost
 from simgql.api.rate_limit import RateLimiter, make_limiter
@@ -421,6 +422,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app = Starlette(
         routes=[
             static_mount(),
+            *demo_routes(),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
