@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
+from typing import Any
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
@@ -93,3 +94,10 @@ class ErrorShaping(SchemaExtension):
         pre = self.execution_context.pre_execution_errors
         if pre:
             self.execution_context.pre_execution_errors = [shape_error(e) for e in pre]
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        """Each result of a subscription, before it goes out, like any other result."""
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = [shape_error(e) for e in errors]
+        yield

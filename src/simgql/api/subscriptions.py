@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
+from functools import partial
 
 import strawberry
 
@@ -114,7 +115,7 @@ async def _deliver(
                     "this subscription fell behind and was dropped; resubscribe with "
                     f"after: {encode_event_cursor(exc.last_delivered)!r}"
                 ) from None
-            info.context.loaders = Loaders(info.context.db)
+            info.context.loaders = hub.shared(event.id, partial(Loaders, info.context.db))
             if info.context.metrics is not None:
                 info.context.metrics.delivered.inc()
             yield PurchaseOrderStatusEvent.of(event)

@@ -14,8 +14,10 @@ import contextlib
 import datetime as dt
 import logging
 import uuid
-from collections.abc import AsyncGenerator, Sequence
+from collections import OrderedDict
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
 
 from simgql.db import events as event_repo
 from simgql.db.engine import Database
@@ -25,6 +27,8 @@ from simgql.events.bus import EventBus
 log = logging.getLogger("simgql.events")
 
 FETCH_BATCH = 500
+SHARED_EVENTS = 256
+T = TypeVar("T")
 REPLAY_BATCH = 200
 
 
@@ -96,6 +100,8 @@ class EventHub:
         self.relay_grace = relay_grace
         self.bus = EventBus(broadcast_url, self.wake, heartbeat_interval=heartbeat_interval)
         self.subscribers: set[Subscriber] = set()
+        # Per-event state shared by every subscription that delivers the event (loaders).
+        self._shared: OrderedDict[int, Any] = OrderedDict()
         self.position = 0
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -103,6 +109,16 @@ class EventHub:
     @property
     def subscriber_count(self) -> int:
         return len(self.subscribers)
+
+    def shared(self, event_id: int, make: Callable[[], T]) -> T:
+        """One object per event for all local subscribers (e.g. loaders: one read, not N)."""
+        found = self._shared.get(event_id)
+        if found is None:
+            found = make()
+            self._shared[event_id] = found
+            while len(self._shared) > SHARED_EVENTS:
+                self._shared.popitem(last=False)
+        return cast(T, found)
 
     def wake(self) -> None:
         self._wake.set()
