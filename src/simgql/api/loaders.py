@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
@@ -30,11 +31,18 @@ from simgql.db.models import (
 BatchFetch = Callable[..., Awaitable[Mapping[uuid.UUID, Any]]]
 
 
-def _loader(db: Database, fetch: BatchFetch, default: Any = None) -> DataLoader[uuid.UUID, Any]:
+# Database connections one operation's loaders may hold at once: sibling batches run in
+# parallel up to this, so a request never needs more than this many connections.
+CONNECTIONS_PER_OPERATION = 2
+
+
+def _loader(
+    db: Database, gate: asyncio.Semaphore, fetch: BatchFetch, default: Any = None
+) -> DataLoader[uuid.UUID, Any]:
     """A loader whose each batch reads in a session of its own (sessions are not shared)."""
 
     async def load(keys: Sequence[uuid.UUID]) -> list[Any]:
-        async with db.read() as session:
+        async with gate, db.read() as session:
             found = await fetch(session, ids=list(keys))
         return [found.get(k, default) for k in keys]
 
@@ -45,41 +53,46 @@ class Loaders:
     """Created for every operation, so nothing cached leaks between requests or viewers."""
 
     def __init__(self, db: Database) -> None:
+        gate = asyncio.Semaphore(CONNECTIONS_PER_OPERATION)
         self.account: DataLoader[uuid.UUID, Account | None] = _loader(
-            db, account_repo.accounts_by_ids
+            db, gate, account_repo.accounts_by_ids
         )
         self.product: DataLoader[uuid.UUID, Product | None] = _loader(
-            db, product_repo.products_by_ids
+            db, gate, product_repo.products_by_ids
         )
         self.purchase_order: DataLoader[uuid.UUID, PurchaseOrder | None] = _loader(
-            db, po_repo.purchase_orders_by_ids
+            db, gate, po_repo.purchase_orders_by_ids
         )
         self.lines: DataLoader[uuid.UUID, list[PurchaseOrderLine]] = _loader(
-            db, po_repo.lines_by_po_ids, []
+            db, gate, po_repo.lines_by_po_ids, []
         )
-        self.sims: DataLoader[uuid.UUID, list[Sim]] = _loader(db, po_repo.sims_by_line_ids, [])
-        self.sim_count: DataLoader[uuid.UUID, int] = _loader(db, po_repo.sim_counts_by_line_ids, 0)
+        self.sims: DataLoader[uuid.UUID, list[Sim]] = _loader(
+            db, gate, po_repo.sims_by_line_ids, []
+        )
+        self.sim_count: DataLoader[uuid.UUID, int] = _loader(
+            db, gate, po_repo.sim_counts_by_line_ids, 0
+        )
         self.assignment: DataLoader[uuid.UUID, po_repo.Assignment] = _loader(
-            db, po_repo.assignment_by_po_ids, po_repo.Assignment()
+            db, gate, po_repo.assignment_by_po_ids, po_repo.Assignment()
         )
         self.history: DataLoader[uuid.UUID, list[StatusEvent]] = _loader(
-            db, po_repo.events_by_po_ids, []
+            db, gate, po_repo.events_by_po_ids, []
         )
         self.catalogue: DataLoader[uuid.UUID, list[CatalogueEntry]] = _loader(
-            db, account_repo.catalogue_entries_by_account_ids, []
+            db, gate, account_repo.catalogue_entries_by_account_ids, []
         )
         self.sales_order: DataLoader[uuid.UUID, SalesOrder | None] = _loader(
-            db, fulfilment_repo.sales_orders_by_ids
+            db, gate, fulfilment_repo.sales_orders_by_ids
         )
         self.sales_orders: DataLoader[uuid.UUID, list[SalesOrder]] = _loader(
-            db, fulfilment_repo.sales_orders_by_po_ids, []
+            db, gate, fulfilment_repo.sales_orders_by_po_ids, []
         )
         self.sales_order_lines: DataLoader[uuid.UUID, list[SalesOrderLine]] = _loader(
-            db, fulfilment_repo.lines_by_sales_order_ids, []
+            db, gate, fulfilment_repo.lines_by_sales_order_ids, []
         )
         self.warehouse: DataLoader[uuid.UUID, Warehouse | None] = _loader(
-            db, fulfilment_repo.warehouses_by_ids
+            db, gate, fulfilment_repo.warehouses_by_ids
         )
         self.assignments: DataLoader[uuid.UUID, list[ProductAssignment]] = _loader(
-            db, product_repo.assignments_by_account_ids, []
+            db, gate, product_repo.assignments_by_account_ids, []
         )
