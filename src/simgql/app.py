@@ -346,6 +346,8 @@ async def body_problem(request: Request, max_bytes: int) -> str | None:
         return None
     if not isinstance(data, dict):
         return "The request body must be a JSON object"
+    if not isinstance(data.get("operationName"), str | None):
+        return "operationName must be a string"
     return None
 
 

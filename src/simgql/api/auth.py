@@ -65,7 +65,10 @@ async def viewer_from_token(
     sub = claims["sub"]
     if not isinstance(sub, str) or not sub or len(sub) > 200:
         raise Unauthenticated("the token's subject is not valid")
-    expires = dt.datetime.fromtimestamp(int(claims["exp"]), dt.UTC)
+    try:
+        expires = dt.datetime.fromtimestamp(int(claims["exp"]), dt.UTC)
+    except (ValueError, OverflowError, OSError, TypeError):
+        raise Unauthenticated("the token's expiry is not a valid time") from None
     account_code = claims.get("account")
     warehouse = claims.get("warehouse")
     if role in ENTERPRISE_ROLES:
