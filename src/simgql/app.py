@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import json
 import logging
 import math
@@ -148,24 +149,20 @@ class GraphQLApp(GraphQL[Context, None]):
     async def execute_operation(self, *args: Any, **kwargs: Any) -> Any:
         """Run one HTTP operation, within the execution time limit."""
         request_data = kwargs.get("request_data", args[2] if len(args) > 2 else None)
-        if isinstance(request_data, GraphQLRequestData) and subscription_over_plain_http(
-            request_data
-        ):
-            return ExecutionResult(
-                data=None,
-                errors=[
-                    GraphQLError(
-                        "subscriptions need a WebSocket (graphql-transport-ws or graphql-ws), "
-                        "Server-Sent Events (Accept: text/event-stream) or multipart HTTP",
-                        extensions={
-                            "code": "BAD_USER_INPUT",
-                            "fields": [
-                                {"field": "query", "message": "subscription over plain HTTP"}
-                            ],
-                        },
-                    )
-                ],
+        problem = (
+            operation_problem(request_data)
+            if isinstance(request_data, GraphQLRequestData)
+            else None
+        )
+        if problem is not None:
+            error = GraphQLError(
+                problem,
+                extensions={
+                    "code": "BAD_USER_INPUT",
+                    "fields": [{"field": "query", "message": problem}],
+                },
             )
+            return ExecutionResult(data=None, errors=[error])
         refusal = await self._rate_limit(args, kwargs, request_data)
         if refusal is not None:
             return refusal
@@ -208,6 +205,11 @@ class GraphQLApp(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
             return
         request = Request(scope, receive)
+        if request.method not in ("GET", "HEAD", "POST"):
+            response = http_error(405, f"{request.method} is not allowed: use GET or POST")
+            response.headers["Allow"] = "GET, POST"
+            await response(scope, receive, send)
+            return
         try:
             problem = await body_problem(request, self.settings.max_body_bytes)
             response = http_error(400, problem) if problem else await self.run(request)
@@ -307,21 +309,40 @@ def as_graphql_response(response: Response) -> Response:
     )
 
 
-def subscription_over_plain_http(request: GraphQLRequestData) -> bool:
-    """Whether a plain request/response exchange asks for a subscription."""
-    if request.protocol != "http" or not request.query or "subscription" not in request.query:
-        return False
+@functools.lru_cache(maxsize=512)
+def _operations(query: str) -> tuple[tuple[str | None, OperationType], ...] | None:
+    """The (name, kind) of each operation of a document; None when it does not parse."""
     try:
-        document = parse(request.query)
+        document = parse(query)
     except GraphQLError:
-        return False  # the schema reports the syntax error as usual
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        return None  # the schema reports the syntax error as usual
+    return tuple(
+        (d.name.value if d.name else None, d.operation)
+        for d in document.definitions
+        if isinstance(d, OperationDefinitionNode)
+    )
+
+
+def operation_problem(request: GraphQLRequestData) -> str | None:
+    """Why the operation to run cannot be chosen, or cannot run over plain HTTP."""
+    if not request.query:
+        return None
+    operations = _operations(request.query)
+    if not operations:
+        return None
+    if request.operation_name is None and len(operations) > 1:
+        return "operationName is required when the document holds several operations"
     chosen = [
-        o
-        for o in operations
-        if request.operation_name is None or (o.name and o.name.value == request.operation_name)
+        kind
+        for name, kind in operations
+        if request.operation_name is None or name == request.operation_name
     ]
-    return len(chosen) == 1 and chosen[0].operation is OperationType.SUBSCRIPTION
+    if request.protocol == "http" and chosen == [OperationType.SUBSCRIPTION]:
+        return (
+            "subscriptions need a WebSocket (graphql-transport-ws or graphql-ws), "
+            "Server-Sent Events (Accept: text/event-stream) or multipart HTTP"
+        )
+    return None
 
 
 async def body_problem(request: Request, max_bytes: int) -> str | None:
@@ -425,7 +446,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         routes=[
             static_mount(),
             *demo_routes(),
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", graphql),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
