@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import httpx
@@ -70,3 +71,21 @@ async def test_health_and_readiness(server: ServerProcess) -> None:
         ready = await http.get("/readyz")
     assert ready.status_code == 200
     assert ready.json() == {"database": "ok", "broker": "ok"}
+
+
+async def test_open_websockets_are_counted_and_uncounted(server: ServerProcess) -> None:
+    from tests.client import WsClient
+
+    before = server.metric("simgql_websocket_connections")
+    async with WsClient(server.ws_url) as one, WsClient(server.ws_url) as two:
+        await one.init(GraphQLClient(httpx.AsyncClient(), secret=SECRET).token(AGENT))
+        await two.init(GraphQLClient(httpx.AsyncClient(), secret=SECRET).token(AGENT))
+        during = server.metric("simgql_websocket_connections")
+    for _ in range(50):
+        if server.metric("simgql_websocket_connections") == before:
+            break
+        await asyncio.sleep(0.05)
+    assert during == before + 2
+    assert server.metric("simgql_websocket_connections") == before
+    # The scrape itself is not a GraphQL request: nothing in flight between requests.
+    assert server.metric("simgql_http_requests_in_flight") == 0

@@ -17,6 +17,7 @@ from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import func, select, text
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -34,9 +35,11 @@ from strawberry.subscriptions import (
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
+from simgql import logs
 from simgql.api.auth import bearer_value, viewer_from_token
 from simgql.api.context import Context
 from simgql.api.demo_view import demo_routes
+from simgql.api.encoding import ResponseEncoder
 from simgql.api.graphiql import graphiql_response, static_mount
 from simgql.api.limits import QueryLimits, request_cost
 from simgql.api.rate_limit import RateLimiter, make_limiter
@@ -50,8 +53,10 @@ from simgql.domain.errors import DomainError, Unauthenticated
 from simgql.domain.model import Viewer
 from simgql.events.hub import EventHub
 from simgql.fulfilment.job import SalesOrderJob, load_check
+from simgql.logs import RequestIdMiddleware, configure_logging
 from simgql.observability import Metrics
 from simgql.settings import Settings
+from simgql.tracing import tracing_extensions
 
 log = logging.getLogger("simgql")
 
@@ -68,6 +73,7 @@ class GraphQLApp(GraphQL[Context, None]):
         settings: Settings,
         hub: EventHub | None,
         jobs: SalesOrderJob | None = None,
+        tracer_provider: Any = None,
     ) -> None:
         strawberry_schema = build_schema(
             QueryLimits(
@@ -78,6 +84,7 @@ class GraphQLApp(GraphQL[Context, None]):
             ),
             max_tokens=settings.max_query_tokens,
             introspection=settings.introspection,
+            extra_extensions=tracing_extensions(settings.tracing, tracer_provider),
         )
         self.graphql_schema = strawberry_schema._schema
         super().__init__(
@@ -102,6 +109,7 @@ class GraphQLApp(GraphQL[Context, None]):
         self.hub = hub
         self.jobs = jobs
         self.metrics = Metrics()
+        self.encoder = ResponseEncoder()
         self.limiter: RateLimiter | None = None
         if settings.rate_limit_enabled:
             self.limiter = make_limiter(
@@ -109,6 +117,10 @@ class GraphQLApp(GraphQL[Context, None]):
                 rate=settings.rate_limit_per_second,
                 burst=settings.rate_limit_burst,
             )
+
+    def encode_json(self, data: object) -> str:
+        """orjson; a shared subscription result is encoded once for all its subscribers."""
+        return self.encoder.encode(data)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         """Our GraphiQL page: its assets are served by this server, so it works offline."""
@@ -198,9 +210,18 @@ class GraphQLApp(GraphQL[Context, None]):
             raise ConnectionRejectionError({"message": exc.message}) from None
         context.viewer_or_error = viewer
         context.expires_at = expires
+        logs.user.set(viewer.sub)
         return cast(UnsetType, UNSET)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        gauge = self.metrics.in_flight if scope["type"] == "http" else self.metrics.websockets
+        gauge.inc()
+        try:
+            await self._serve(scope, receive, send)
+        finally:
+            gauge.dec()
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
@@ -236,6 +257,8 @@ class GraphQLApp(GraphQL[Context, None]):
             )
         except DomainError as exc:
             viewer = exc
+        else:
+            logs.user.set(viewer.sub)
         return Context(
             db=self.db,
             settings=self.settings,
@@ -386,8 +409,12 @@ def http_error(status: int, message: str) -> Response:
     return Response(json.dumps(body), status_code=status, media_type="application/json")
 
 
-def create_app(settings: Settings | None = None, *, db: Database | None = None) -> Starlette:
+def create_app(
+    settings: Settings | None = None, *, db: Database | None = None, tracer_provider: Any = None
+) -> Starlette:
+    """The application; `tracer_provider` overrides the one `SIMGQL_TRACING` picks."""
     settings = settings or Settings()
+    configure_logging(settings.log_level, settings.log_format, only_if_unconfigured=True)
     for warning in check_production(settings):  # raises InsecureConfiguration when unfit
         log.warning("production settings: %s", warning)
     database = db or Database(
@@ -407,7 +434,9 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         custom=load_check(settings.fraud_check) if settings.fraud_check else None,
         publish=hub.published,
     )
-    graphql = GraphQLApp(db=database, settings=settings, hub=hub, jobs=jobs)
+    graphql = GraphQLApp(
+        db=database, settings=settings, hub=hub, jobs=jobs, tracer_provider=tracer_provider
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -452,7 +481,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
             Route("/readyz", readyz),
             Route("/metrics", metrics),
         ],
-        middleware=security_middleware(settings),
+        middleware=[Middleware(RequestIdMiddleware), *security_middleware(settings)],
         lifespan=lifespan,
     )
     app.state.db = database

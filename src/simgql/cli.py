@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from pathlib import Path
 
 from simgql.domain.model import Role
+from simgql.logs import configure_logging
 from simgql.settings import DEFAULT_DATA_DIR, Settings
 
 DEMO_TOKENS = [
@@ -54,6 +54,14 @@ def _parser() -> argparse.ArgumentParser:
     schema_sub = schema.add_subparsers(dest="schema_command", required=True)
     export = schema_sub.add_parser("export", help="write the SDL")
     export.add_argument("--output", "-o", default="schema.graphql")
+    check = schema_sub.add_parser(
+        "check", help="fail on breaking changes against the last released schema"
+    )
+    check.add_argument(
+        "--against",
+        default="schema/released.graphql",
+        help="the released SDL to compare with (default: schema/released.graphql)",
+    )
     return p
 
 
@@ -63,6 +71,29 @@ def schema_sdl() -> str:
     from simgql.api.schema import schema
 
     return print_schema(schema) + "\n"
+
+
+def _schema_check(against: str) -> int:
+    """Print graphql-core's breaking (and dangerous) changes; 1 when any is breaking."""
+    from simgql.schema_compat import compare
+
+    try:
+        released = Path(against).read_text(encoding="utf-8")
+    except OSError as exc:
+        print(f"error: cannot read the released schema: {exc}", file=sys.stderr)
+        return 2
+    result = compare(released, schema_sdl())
+    for line in result.report():
+        print(line)
+    if not result.compatible:
+        print(
+            f"{len(result.breaking)} breaking change(s) against {against}: deprecate instead "
+            "of removing or changing (see docs/api.md, Schema evolution)",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"no breaking changes against {against}")
+    return 0
 
 
 async def _prepare_demo(settings: Settings) -> None:
@@ -195,10 +226,7 @@ async def _sales_orders(settings: Settings, args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = Settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    configure_logging(settings.log_level, settings.log_format)
     if args.command == "serve":
         import uvicorn
 
@@ -233,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
             port=port,
             workers=args.workers,
             log_level=settings.log_level,
+            log_config=None,  # ours (`configure_logging`): uvicorn's records go through it
             ws="websockets-sansio",
         )
         return 0
@@ -265,6 +294,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_worker(settings, once=args.once))
     if args.command == "sales-orders":
         return asyncio.run(_sales_orders(settings, args))
+    if args.command == "schema" and args.schema_command == "check":
+        return _schema_check(args.against)
     if args.command == "schema":
         Path(args.output).write_text(schema_sdl())
         print(f"wrote {args.output}")

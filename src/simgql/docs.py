@@ -115,6 +115,15 @@ DESCRIPTIONS: dict[str, str] = {
     ),
     "sql_echo": "log every SQL statement (SQLAlchemy `echo`)",
     "log_level": "log level: `debug`, `info`, `warning`, `error` or `critical`",
+    "log_format": (
+        "`text` (a line per record) or `json` (one JSON object per line with time, level, "
+        "logger, message, `request_id`, `user`, `operation`; for log pipelines)"
+    ),
+    "tracing": (
+        "OpenTelemetry: `auto` (trace into the process's provider when `opentelemetry-api` "
+        "is installed), `console`, `otlp` (standard `OTEL_EXPORTER_OTLP_*` variables) or "
+        "`off`; see docs/observability.md"
+    ),
 }
 
 # Defaults that would mislead when printed as they are.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -9,7 +10,10 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from strawberry.extensions import SchemaExtension
 
+from simgql import logs
+
 MAX_OPERATION_NAMES = 200
+operations_log = logging.getLogger("simgql.operations")
 
 
 class Metrics:
@@ -35,6 +39,19 @@ class Metrics:
         )
         self.delivered = Counter(
             "simgql_events_delivered", "Events sent to subscribers", registry=self.registry
+        )
+        self.subscription_executions = Counter(
+            "simgql_subscription_executions",
+            "Executions of subscription events; identical subscriptions share one per event",
+            registry=self.registry,
+        )
+        self.websockets = Gauge(
+            "simgql_websocket_connections", "Open WebSocket connections", registry=self.registry
+        )
+        self.in_flight = Gauge(
+            "simgql_http_requests_in_flight",
+            "GraphQL HTTP requests being handled",
+            registry=self.registry,
         )
         self.gauges = {
             name: Gauge(name, text, registry=self.registry)
@@ -74,6 +91,7 @@ class RecordMetrics(SchemaExtension):
 
     def on_operation(self) -> Iterator[None]:
         started = time.perf_counter()
+        logs.operation.set(self.execution_context.operation_name)
         yield
         metrics: Metrics | None = getattr(self.execution_context.context, "metrics", None)
         if metrics is None:
@@ -87,9 +105,15 @@ class RecordMetrics(SchemaExtension):
         outcome = "ok"
         if errors:
             outcome = str((errors[0].extensions or {}).get("code", "error"))
-        metrics.record(
-            name=self.execution_context.operation_name,
-            kind=kind,
-            outcome=outcome,
-            seconds=time.perf_counter() - started,
+        seconds = time.perf_counter() - started
+        name = self.execution_context.operation_name
+        metrics.record(name=name, kind=kind, outcome=outcome, seconds=seconds)
+        logs.operation.set(name)
+        operations_log.info(
+            "%s %s: %s in %.1f ms",
+            kind,
+            name or "(anonymous)",
+            outcome,
+            seconds * 1000,
+            extra={"operation_type": kind, "outcome": outcome, "duration_ms": seconds * 1000},
         )

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     rate_limit_url: str | None = None
     sql_echo: bool = False
     log_level: str = "info"
+    log_format: str = Field(default="text", pattern="^(text|json)$")
+    tracing: str = Field(default="auto", pattern="^(auto|off|console|otlp)$")
 
     @property
     def is_sqlite(self) -> bool:

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 import strawberry
 from sqlalchemy import select
 
 from simgql.api.context import Info
 from simgql.api.ids import decode_id, decode_optional_id
-from simgql.api.types import Connection, Product, SalesOrder, Warehouse, connection
+from simgql.api.types import (
+    After,
+    Connection,
+    First,
+    Product,
+    SalesOrder,
+    Warehouse,
+    connection,
+)
 from simgql.db import fulfilment as repo
 from simgql.db import models
 from simgql.db.pagination import fetch_page
@@ -25,41 +34,53 @@ from simgql.domain.policy import (
 from simgql.fulfilment.actions import plan
 
 
-@strawberry.input
+@strawberry.input(description="Narrows `salesOrders`; every field given must match.")
 class SalesOrderFilter:
-    warehouse_id: strawberry.ID | None = None
-    status: list[SalesOrderStatus] | None = None
-    purchase_order_id: strawberry.ID | None = None
+    warehouse_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only this warehouse's sales orders."
+    )
+    status: list[SalesOrderStatus] | None = strawberry.field(
+        default=None, description="Only sales orders in one of these statuses."
+    )
+    purchase_order_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only the sales orders of this purchase order."
+    )
 
 
 @strawberry.type(description="Units of one product one warehouse would ship for a PO.")
 class PlannedShipment:
-    warehouse: Warehouse
-    product: Product
-    quantity: int
+    warehouse: Warehouse = strawberry.field(description="The warehouse that would ship.")
+    product: Product = strawberry.field(description="The product it would ship.")
+    quantity: int = strawberry.field(description="How many units it would ship.")
 
 
 @strawberry.type(description="Units missing to fulfil a PO.")
 class StockShortfall:
-    product_code: str
-    requested: int
-    available: int
+    product_code: str = strawberry.field(description="The code of the product short of stock.")
+    requested: int = strawberry.field(description="The units the PO needs.")
+    available: int = strawberry.field(description="The units available over all warehouses.")
 
 
 @strawberry.type(description="How a PO would be split over warehouses if provisioned now.")
 class FulfilmentPlan:
-    feasible: bool
-    shipments: list[PlannedShipment]
-    shortfall: list[StockShortfall]
+    feasible: bool = strawberry.field(description="True when stock covers every line.")
+    shipments: list[PlannedShipment] = strawberry.field(
+        description="The split over warehouses; empty when not feasible."
+    )
+    shortfall: list[StockShortfall] = strawberry.field(
+        description="What is missing, per product; empty when feasible."
+    )
 
 
 @strawberry.type(description="Stock of one product in one warehouse.")
 class StockLevel:
-    warehouse: Warehouse
-    product: Product
-    on_hand: int
-    reserved: int
-    available: int
+    warehouse: Warehouse = strawberry.field(description="The warehouse.")
+    product: Product = strawberry.field(description="The product.")
+    on_hand: int = strawberry.field(description="The units the warehouse holds.")
+    reserved: int = strawberry.field(description="The units reserved for open sales orders.")
+    available: int = strawberry.field(
+        description="onHand minus reserved: what provisioning may still allocate."
+    )
 
 
 async def visible_sales_order(info: Info, pk: uuid.UUID) -> SalesOrder | None:
@@ -91,9 +112,11 @@ class FulfilmentQueries:
     async def sales_orders(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        filter: SalesOrderFilter | None = None,
+        first: First = None,
+        after: After = None,
+        filter: Annotated[
+            SalesOrderFilter | None, strawberry.argument(description="Narrows the list.")
+        ] = None,
     ) -> Connection[SalesOrder]:
         account_id, warehouse_code = sales_order_scope(info.context.viewer)
         f = filter or SalesOrderFilter()
@@ -128,8 +151,16 @@ class FulfilmentQueries:
             has_previous=page.has_previous_page,
         )
 
-    @strawberry.field
-    async def sales_order(self, info: Info, id: strawberry.ID) -> SalesOrder | None:
+    @strawberry.field(
+        description="A sales order by its ID; null when it does not exist or is not visible."
+    )
+    async def sales_order(
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID, strawberry.argument(description="The sales order's global ID.")
+        ],
+    ) -> SalesOrder | None:
         return await visible_sales_order(info, decode_id(id, "SalesOrder", "id"))
 
     @strawberry.field(description="Warehouses (service provider roles; a warehouse sees itself).")
@@ -146,7 +177,12 @@ class FulfilmentQueries:
 
     @strawberry.field(description="Stock per warehouse and product (service provider roles).")
     async def stock(
-        self, info: Info, warehouse_id: strawberry.ID | None = None
+        self,
+        info: Info,
+        warehouse_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only this warehouse; all when not given."),
+        ] = None,
     ) -> list[StockLevel]:
         ensure_role(info.context.viewer, SP_ROLES, "read stock")
         stmt = select(models.Stock).order_by(models.Stock.warehouse_id, models.Stock.product_id)
@@ -175,7 +211,13 @@ class FulfilmentQueries:
     @strawberry.field(
         description="Dry run of the stock check: how provisioning would allocate the PO now."
     )
-    async def fulfilment_plan(self, info: Info, purchase_order_id: strawberry.ID) -> FulfilmentPlan:
+    async def fulfilment_plan(
+        self,
+        info: Info,
+        purchase_order_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The purchase order's global ID.")
+        ],
+    ) -> FulfilmentPlan:
         viewer = info.context.viewer
         pk = decode_id(purchase_order_id, "PurchaseOrder", "purchaseOrderId")
         async with info.context.db.read() as session:

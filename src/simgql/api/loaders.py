@@ -36,8 +36,24 @@ BatchFetch = Callable[..., Awaitable[Mapping[uuid.UUID, Any]]]
 CONNECTIONS_PER_OPERATION = 2
 
 
-def _loader(
-    db: Database, gate: asyncio.Semaphore, fetch: BatchFetch, default: Any = None
+class SharedDataLoader(DataLoader[uuid.UUID, Any]):
+    """A loader several subscriptions await at once: one leaving cancels only its own wait.
+
+    Awaiting a future from a task that gets cancelled cancels the future itself, and with it
+    the load every other subscriber of the event is waiting for; a shield per wait prevents it.
+    """
+
+    def load(self, key: uuid.UUID) -> Awaitable[Any]:
+        return asyncio.shield(super().load(key))
+
+
+def _make(
+    db: Database,
+    gate: asyncio.Semaphore,
+    fetch: BatchFetch,
+    default: Any = None,
+    *,
+    shared: bool = False,
 ) -> DataLoader[uuid.UUID, Any]:
     """A loader whose each batch reads in a session of its own (sessions are not shared)."""
 
@@ -46,53 +62,61 @@ def _loader(
             found = await fetch(session, ids=list(keys))
         return [found.get(k, default) for k in keys]
 
-    return DataLoader(load_fn=load)
+    return SharedDataLoader(load_fn=load) if shared else DataLoader(load_fn=load)
 
 
 class Loaders:
-    """Created for every operation, so nothing cached leaks between requests or viewers."""
+    """Created for every operation, so nothing cached leaks between requests or viewers.
 
-    def __init__(self, db: Database) -> None:
+    `shared=True` for the loaders of one event that every subscription delivering it uses
+    (they hold rows, not decisions: what a viewer may see is decided by the resolvers).
+    """
+
+    def __init__(self, db: Database, *, shared: bool = False) -> None:
         gate = asyncio.Semaphore(CONNECTIONS_PER_OPERATION)
+
+        def _loader(fetch: BatchFetch, default: Any = None) -> DataLoader[uuid.UUID, Any]:
+            return _make(db, gate, fetch, default, shared=shared)
+
         self.account: DataLoader[uuid.UUID, Account | None] = _loader(
-            db, gate, account_repo.accounts_by_ids
+            account_repo.accounts_by_ids
         )
         self.product: DataLoader[uuid.UUID, Product | None] = _loader(
-            db, gate, product_repo.products_by_ids
+            product_repo.products_by_ids
         )
         self.purchase_order: DataLoader[uuid.UUID, PurchaseOrder | None] = _loader(
-            db, gate, po_repo.purchase_orders_by_ids
+            po_repo.purchase_orders_by_ids
         )
         self.lines: DataLoader[uuid.UUID, list[PurchaseOrderLine]] = _loader(
-            db, gate, po_repo.lines_by_po_ids, []
+            po_repo.lines_by_po_ids, []
         )
         self.sims: DataLoader[uuid.UUID, list[Sim]] = _loader(
-            db, gate, po_repo.sims_by_line_ids, []
+            po_repo.sims_by_line_ids, []
         )
         self.sim_count: DataLoader[uuid.UUID, int] = _loader(
-            db, gate, po_repo.sim_counts_by_line_ids, 0
+            po_repo.sim_counts_by_line_ids, 0
         )
         self.assignment: DataLoader[uuid.UUID, po_repo.Assignment] = _loader(
-            db, gate, po_repo.assignment_by_po_ids, po_repo.Assignment()
+            po_repo.assignment_by_po_ids, po_repo.Assignment()
         )
         self.history: DataLoader[uuid.UUID, list[StatusEvent]] = _loader(
-            db, gate, po_repo.events_by_po_ids, []
+            po_repo.events_by_po_ids, []
         )
         self.catalogue: DataLoader[uuid.UUID, list[CatalogueEntry]] = _loader(
-            db, gate, account_repo.catalogue_entries_by_account_ids, []
+            account_repo.catalogue_entries_by_account_ids, []
         )
         self.sales_order: DataLoader[uuid.UUID, SalesOrder | None] = _loader(
-            db, gate, fulfilment_repo.sales_orders_by_ids
+            fulfilment_repo.sales_orders_by_ids
         )
         self.sales_orders: DataLoader[uuid.UUID, list[SalesOrder]] = _loader(
-            db, gate, fulfilment_repo.sales_orders_by_po_ids, []
+            fulfilment_repo.sales_orders_by_po_ids, []
         )
         self.sales_order_lines: DataLoader[uuid.UUID, list[SalesOrderLine]] = _loader(
-            db, gate, fulfilment_repo.lines_by_sales_order_ids, []
+            fulfilment_repo.lines_by_sales_order_ids, []
         )
         self.warehouse: DataLoader[uuid.UUID, Warehouse | None] = _loader(
-            db, gate, fulfilment_repo.warehouses_by_ids
+            fulfilment_repo.warehouses_by_ids
         )
         self.assignments: DataLoader[uuid.UUID, list[ProductAssignment]] = _loader(
-            db, gate, product_repo.assignments_by_account_ids, []
+            product_repo.assignments_by_account_ids, []
         )

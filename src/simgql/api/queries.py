@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from sqlalchemy import select
 
@@ -14,7 +16,18 @@ from simgql.api.inputs import (
     PurchaseOrderFilter,
     PurchaseOrderOrderBy,
 )
-from simgql.api.types import Account, Connection, Me, Node, Product, PurchaseOrder, Sim, connection
+from simgql.api.types import (
+    Account,
+    After,
+    Connection,
+    First,
+    Me,
+    Node,
+    Product,
+    PurchaseOrder,
+    Sim,
+    connection,
+)
 from simgql.db import models
 from simgql.db import products as product_repo
 from simgql.db import purchase_orders as po_repo
@@ -94,15 +107,27 @@ class Query:
         )
 
     @strawberry.field(description="Any object by its global ID; null when it is not visible.")
-    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+    async def node(
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID, strawberry.argument(description="A global ID of any object type.")
+        ],
+    ) -> Node | None:
         parsed = parse_id(id)
         if parsed is None:
             raise BadUserInput.single("id", "is not an ID of this API")
         fetch = _NODE_FETCHERS.get(parsed[0])
         return await fetch(info, parsed[1]) if fetch else None
 
-    @strawberry.field
-    async def product(self, info: Info, id: strawberry.ID) -> Product | None:
+    @strawberry.field(
+        description="A product by its ID; null when it does not exist or is not visible."
+    )
+    async def product(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The product's global ID.")],
+    ) -> Product | None:
         pk = _pk(id, "Product")
         return await _visible_product(info, pk) if pk else None
 
@@ -110,9 +135,11 @@ class Query:
     async def products(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        filter: ProductFilter | None = None,
+        first: First = None,
+        after: After = None,
+        filter: Annotated[
+            ProductFilter | None, strawberry.argument(description="Narrows the list.")
+        ] = None,
     ) -> Connection[Product]:
         scope = visible_account_scope(info.context.viewer)
         f = filter or ProductFilter()
@@ -131,8 +158,14 @@ class Query:
             has_previous=page.has_previous_page,
         )
 
-    @strawberry.field
-    async def account(self, info: Info, id: strawberry.ID) -> Account | None:
+    @strawberry.field(
+        description="An account by its ID; null when it does not exist or is not visible."
+    )
+    async def account(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The account's global ID.")],
+    ) -> Account | None:
         pk = _pk(id, "Account")
         return await _visible_account(info, pk) if pk else None
 
@@ -140,9 +173,11 @@ class Query:
     async def accounts(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        filter: AccountFilter | None = None,
+        first: First = None,
+        after: After = None,
+        filter: Annotated[
+            AccountFilter | None, strawberry.argument(description="Narrows the list.")
+        ] = None,
     ) -> Connection[Account]:
         scope = visible_account_scope(info.context.viewer)
         f = filter or AccountFilter()
@@ -165,19 +200,33 @@ class Query:
             has_previous=page.has_previous_page,
         )
 
-    @strawberry.field
-    async def purchase_order(self, info: Info, id: strawberry.ID) -> PurchaseOrder | None:
+    @strawberry.field(
+        description="A purchase order by its ID; null when it does not exist or is not visible."
+    )
+    async def purchase_order(
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID, strawberry.argument(description="The purchase order's global ID.")
+        ],
+    ) -> PurchaseOrder | None:
         pk = _pk(id, "PurchaseOrder")
         return await _visible_purchase_order(info, pk) if pk else None
 
-    @strawberry.field
+    @strawberry.field(
+        description="Purchase orders the viewer may see: enterprise roles their own account's."
+    )
     async def purchase_orders(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        filter: PurchaseOrderFilter | None = None,
-        order_by: PurchaseOrderOrderBy = PurchaseOrderOrderBy.CREATED_AT_DESC,
+        first: First = None,
+        after: After = None,
+        filter: Annotated[
+            PurchaseOrderFilter | None, strawberry.argument(description="Narrows the list.")
+        ] = None,
+        order_by: Annotated[
+            PurchaseOrderOrderBy, strawberry.argument(description="The order; newest first.")
+        ] = PurchaseOrderOrderBy.CREATED_AT_DESC,
     ) -> Connection[PurchaseOrder]:
         viewer = info.context.viewer
         scope = visible_account_scope(viewer)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import strawberry
@@ -10,10 +11,12 @@ from strawberry.extensions import DisableIntrospection, MaxTokensLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from simgql.api import enums  # noqa: F401 - describes the domain's enums before the build
 from simgql.api.context import Info
 from simgql.api.errors import ErrorShaping
 from simgql.api.fulfilment_queries import FulfilmentQueries
 from simgql.api.limits import QueryLimits, limit_queries
+from simgql.api.multiplex import SharedEventExecutor
 from simgql.api.mutations.admin import AdminMutations, Configuration, load_configuration
 from simgql.api.mutations.fulfilment import FulfilmentMutations
 from simgql.api.mutations.purchase_orders import PurchaseOrderMutations
@@ -25,7 +28,10 @@ from simgql.domain.policy import ensure_role
 from simgql.observability import RecordMetrics
 
 
-@strawberry.type
+@strawberry.type(
+    description="What a client may read. Every field needs a bearer token; objects of another "
+    "tenant answer exactly like ones that do not exist."
+)
 class Query(BaseQuery, FulfilmentQueries):
     @strawberry.field(description="Configuration items (service-provider roles).")
     async def configuration(self, info: Info) -> Configuration:
@@ -33,7 +39,11 @@ class Query(BaseQuery, FulfilmentQueries):
         return await load_configuration(info)
 
 
-@strawberry.type
+@strawberry.type(
+    description="What a client may change. Each mutation takes one `input` and returns a "
+    "payload; a refusal is an error with `extensions.code` (FORBIDDEN, NOT_FOUND, "
+    "BAD_USER_INPUT, CONFLICT, INVALID_TRANSITION, ...) and changes nothing."
+)
 class Mutation(PurchaseOrderMutations, FulfilmentMutations, AdminMutations):
     pass
 
@@ -46,10 +56,15 @@ class Schema(strawberry.Schema):
 
 
 def build_schema(
-    limits: QueryLimits | None = None, *, max_tokens: int = 5000, introspection: bool = True
+    limits: QueryLimits | None = None,
+    *,
+    max_tokens: int = 5000,
+    introspection: bool = True,
+    extra_extensions: Sequence[Any] = (),
 ) -> strawberry.Schema:
     """The schema with its protective extensions; the limits come from the settings."""
     extensions: list[Any] = [
+        *extra_extensions,  # outermost: they see the result as the client will
         RecordMetrics,
         ErrorShaping,
         limit_queries(limits or QueryLimits()),
@@ -64,6 +79,7 @@ def build_schema(
         types=[Account, Product, PurchaseOrder, Sim, SalesOrder, Warehouse],
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
+        execution_context_class=SharedEventExecutor,
     )
 
 

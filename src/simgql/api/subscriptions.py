@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
 from functools import partial
+from typing import Annotated
 
 import strawberry
 
@@ -30,8 +30,14 @@ from simgql.domain.policy import can_see_account, visible_account_scope
 from simgql.events.hub import (
     EventFilter,
     SubscriberOverflow,
+    SubscriptionExpired,
     decode_event_cursor,
     encode_event_cursor,
+)
+
+AFTER_EVENT = (
+    "The `cursor` of an event already received: every later event is replayed first, in "
+    "order, then live ones follow, with no gap and no repeat."
 )
 
 
@@ -39,11 +45,19 @@ from simgql.events.hub import (
 class PurchaseOrderStatusEvent:
     row: strawberry.Private[models.StatusEvent]
     cursor: str = strawberry.field(description="Pass as `after` to resume right after this event.")
-    from_status: model.PurchaseOrderStatus | None
-    to_status: model.PurchaseOrderStatus
-    actor: str
-    note: str | None
-    occurred_at: dt.datetime
+    from_status: model.PurchaseOrderStatus | None = strawberry.field(
+        description="The PO's status before the change; null for its creation."
+    )
+    to_status: model.PurchaseOrderStatus = strawberry.field(
+        description="The PO's status after the change."
+    )
+    actor: str = strawberry.field(
+        description="Who made the change: the token's `sub`, or `system`."
+    )
+    note: str | None = strawberry.field(
+        description="The note or reason given with the change, if any."
+    )
+    occurred_at: dt.datetime = strawberry.field(description="When the change was made.")
     sales_order_status: SalesOrderStatus | None = strawberry.field(
         description="Set when the event is a sales order's status change (the PO's stays)."
     )
@@ -97,25 +111,23 @@ async def _deliver(
     hub = info.context.hub
     if hub is None:
         raise DomainError("live events are not available on this server")
-    stream = hub.stream(flt, after=after)
+    expires = info.context.expires_at
+    stream = hub.stream(flt, after=after, expires_at=expires)
     try:
         while True:
-            expires = info.context.expires_at
-            remaining = (expires - dt.datetime.now(dt.UTC)).total_seconds() if expires else None
-            if remaining is not None and remaining <= 0:
-                raise Unauthenticated("the token has expired; reconnect with a fresh one")
             try:
-                async with asyncio.timeout(remaining):
-                    event = await anext(stream)
-            except TimeoutError:
-                # Only the token's expiry sets a deadline; the wait was cancelled with it.
+                event = await anext(stream)
+            except SubscriptionExpired:
                 raise Unauthenticated("the token has expired; reconnect with a fresh one") from None
             except SubscriberOverflow as exc:
                 raise RateLimited(
                     "this subscription fell behind and was dropped; resubscribe with "
                     f"after: {encode_event_cursor(exc.last_delivered)!r}"
                 ) from None
-            info.context.loaders = hub.shared(event.id, partial(Loaders, info.context.db))
+            if expires is not None and expires <= dt.datetime.now(dt.UTC):
+                raise Unauthenticated("the token has expired; reconnect with a fresh one")
+            loaders = partial(Loaders, info.context.db, shared=True)
+            info.context.loaders = hub.shared(event.id, loaders)
             if info.context.metrics is not None:
                 info.context.metrics.delivered.inc()
             yield PurchaseOrderStatusEvent.of(event)
@@ -134,13 +146,21 @@ async def _guarded(
         raise as_graphql_error(exc) from None
 
 
-@strawberry.type
+@strawberry.type(
+    description="Live status events, over WebSocket (graphql-transport-ws or graphql-ws), "
+    "Server-Sent Events or multipart HTTP; a subscription ends when the token expires."
+)
 class Subscription:
     @strawberry.subscription(
         description="Status events of one PO; with `after`, first every event after that cursor."
     )
     async def purchase_order_status_changed(
-        self, info: Info, id: strawberry.ID, after: str | None = None
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID, strawberry.argument(description="The purchase order's global ID.")
+        ],
+        after: Annotated[str | None, strawberry.argument(description=AFTER_EVENT)] = None,
     ) -> AsyncGenerator[PurchaseOrderStatusEvent, None]:
         async def setup() -> AsyncIterator[PurchaseOrderStatusEvent]:
             viewer = info.context.viewer
@@ -163,9 +183,15 @@ class Subscription:
     async def purchase_order_events(
         self,
         info: Info,
-        account_id: strawberry.ID | None = None,
-        statuses: list[model.PurchaseOrderStatus] | None = None,
-        after: str | None = None,
+        account_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only this account's POs (enterprise: their own)."),
+        ] = None,
+        statuses: Annotated[
+            list[model.PurchaseOrderStatus] | None,
+            strawberry.argument(description="Only events whose `toStatus` is one of these."),
+        ] = None,
+        after: Annotated[str | None, strawberry.argument(description=AFTER_EVENT)] = None,
     ) -> AsyncGenerator[PurchaseOrderStatusEvent, None]:
         async def setup() -> AsyncIterator[PurchaseOrderStatusEvent]:
             viewer = info.context.viewer

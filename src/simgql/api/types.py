@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 import strawberry
 
@@ -25,13 +25,17 @@ CENT = Decimal("0.01")
 
 @strawberry.interface(description="An object with a global, opaque ID.")
 class Node:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(
+        description="The opaque global ID; `node(id:)` fetches the object by it."
+    )
 
 
 @strawberry.type(description="An exact amount of money: a decimal string and an ISO 4217 code.")
 class Money:
-    amount: str
-    currency: str
+    amount: str = strawberry.field(
+        description='A decimal string with at least two decimals, e.g. "12.50" or "0.0125".'
+    )
+    currency: str = strawberry.field(description="An ISO 4217 currency code, e.g. EUR.")
 
     @classmethod
     def of(cls, amount: Decimal, currency: str) -> Money:
@@ -44,11 +48,17 @@ class Money:
 
 @strawberry.type(description="The settings a new SIM starts with.")
 class Entitlements:
-    sim_billing_status: SimBillingStatus | None
-    price_plan: str | None
-    service_profile: str | None
-    roaming_profile: str | None
-    apn_group: str | None
+    sim_billing_status: SimBillingStatus | None = strawberry.field(
+        description="The billing status the SIM starts in; null when not set."
+    )
+    price_plan: str | None = strawberry.field(description="The price plan code; null when not set.")
+    service_profile: str | None = strawberry.field(
+        description="The service profile code; null when not set."
+    )
+    roaming_profile: str | None = strawberry.field(
+        description="The roaming profile code; null when not set."
+    )
+    apn_group: str | None = strawberry.field(description="The APN group code; null when not set.")
 
     @classmethod
     def of(cls, e: model.Entitlements) -> Entitlements:
@@ -63,25 +73,39 @@ class Entitlements:
 
 @strawberry.type(description="The values an account may choose when it overrides its defaults.")
 class Catalogue:
-    price_plans: list[str]
-    service_profiles: list[str]
-    roaming_profiles: list[str]
-    apn_groups: list[str]
+    price_plans: list[str] = strawberry.field(
+        description="The price plan codes an override may choose."
+    )
+    service_profiles: list[str] = strawberry.field(
+        description="The service profile codes an override may choose."
+    )
+    roaming_profiles: list[str] = strawberry.field(
+        description="The roaming profile codes an override may choose."
+    )
+    apn_groups: list[str] = strawberry.field(
+        description="The APN group codes an override may choose."
+    )
 
 
-@strawberry.type
+@strawberry.type(
+    description="A SIM Sales Product; enterprise roles see those assigned to their account."
+)
 class Product(Node):
     row: strawberry.Private[models.Product]
-    code: str
-    name: str
-    description: str
-    kind: model.ProductKind
-    form_factor: model.FormFactor
-    features: list[str]
-    branding: str | None
-    active: bool
+    code: str = strawberry.field(description="The unique SKU.")
+    name: str = strawberry.field(description="The display name.")
+    description: str = strawberry.field(description="A longer description; empty when none.")
+    kind: model.ProductKind = strawberry.field(description="Card or chip.")
+    form_factor: model.FormFactor = strawberry.field(description="The physical format.")
+    features: list[str] = strawberry.field(
+        description="Hardware and software feature codes, e.g. `industrial-temperature`."
+    )
+    branding: str | None = strawberry.field(description="The branding of the SIM, if any.")
+    active: bool = strawberry.field(
+        description="Only active products can be added to orders and submitted."
+    )
 
-    @strawberry.field
+    @strawberry.field(description="The current price of one SIM.")
     def unit_price(self) -> Money:
         return Money.of(self.row.unit_price, self.row.currency)
 
@@ -104,28 +128,37 @@ class Product(Node):
 @strawberry.type(description="A product offered to an account, with optional quantity bounds.")
 class ProductAssignment:
     row: strawberry.Private[models.ProductAssignment]
-    min_quantity: int | None
-    max_quantity: int | None
+    min_quantity: int | None = strawberry.field(
+        description="The least quantity a PO line may order; null: no bound beyond 1."
+    )
+    max_quantity: int | None = strawberry.field(
+        description="The most a PO line may order; null: no bound beyond 100000."
+    )
 
-    @strawberry.field
+    @strawberry.field(description="The product offered.")
     async def product(self, info: Info) -> Product:
         row = await info.context.loaders.product.load(self.row.product_id)
         assert row is not None
         return Product.of(row)
 
 
-@strawberry.type
+@strawberry.type(
+    description="An enterprise customer of the service provider; enterprise roles see only "
+    "their own."
+)
 class Account(Node):
     row: strawberry.Private[models.Account]
-    code: str
-    name: str
-    status: model.AccountStatus
+    code: str = strawberry.field(
+        description="The unique, human-readable code, e.g. ACME; enterprise tokens name it."
+    )
+    name: str = strawberry.field(description="The display name.")
+    status: model.AccountStatus = strawberry.field(description="Whether the account may order.")
 
     @strawberry.field(description="The entitlements new SIMs get unless a PO overrides them.")
     def defaults(self) -> Entitlements:
         return Entitlements.of(account_repo.account_defaults(self.row))
 
-    @strawberry.field
+    @strawberry.field(description="The values a purchase order may override the defaults with.")
     async def catalogue(self, info: Info) -> Catalogue:
         entries = await info.context.loaders.catalogue.load(self.row.id)
 
@@ -161,11 +194,15 @@ class Account(Node):
 @strawberry.type(description="A SIM: its identities and the entitlements it was given.")
 class Sim(Node):
     row: strawberry.Private[models.Sim]
-    iccid: str
-    imsi: str
-    msisdn: str
+    iccid: str = strawberry.field(
+        description="The ICCID: 19 or 20 digits, the last a Luhn check digit; unique."
+    )
+    imsi: str = strawberry.field(description="The IMSI: exactly 15 digits; unique.")
+    msisdn: str = strawberry.field(
+        description="The MSISDN: 8 to 15 E.164 digits, without `+` or leading zero; unique."
+    )
 
-    @strawberry.field
+    @strawberry.field(description="The PO's effective entitlements when the SIM was assigned.")
     def entitlements(self) -> Entitlements:
         r = self.row
         return Entitlements(
@@ -178,7 +215,7 @@ class Sim(Node):
             apn_group=r.apn_group,
         )
 
-    @strawberry.field
+    @strawberry.field(description="The product this SIM is one of.")
     async def product(self, info: Info) -> Product:
         row = await info.context.loaders.product.load(self.row.product_id)
         assert row is not None
@@ -204,14 +241,16 @@ async def _line_price(info: Info, line: models.PurchaseOrderLine) -> tuple[Decim
     return product.unit_price, product.currency
 
 
-@strawberry.type
+@strawberry.type(description="One product and quantity of a purchase order.")
 class PurchaseOrderLine:
     row: strawberry.Private[models.PurchaseOrderLine]
     po_status: strawberry.Private[str]
-    id: strawberry.ID
-    quantity: int
+    id: strawberry.ID = strawberry.field(
+        description="The line's global ID, as `assignPurchaseOrderSims` takes it."
+    )
+    quantity: int = strawberry.field(description="How many SIMs of the product are ordered.")
 
-    @strawberry.field
+    @strawberry.field(description="The product ordered.")
     async def product(self, info: Info) -> Product:
         row = await info.context.loaders.product.load(self.row.product_id)
         assert row is not None
@@ -221,7 +260,7 @@ class PurchaseOrderLine:
     async def unit_price(self, info: Info) -> Money:
         return Money.of(*await _line_price(info, self.row))
 
-    @strawberry.field
+    @strawberry.field(description="How many SIMs the line has so far; visible to every role.")
     async def assigned_sim_count(self, info: Info) -> int:
         return await info.context.loaders.sim_count.load(self.row.id)
 
@@ -232,16 +271,18 @@ class PurchaseOrderLine:
         return [Sim.of(s) for s in await info.context.loaders.sims.load(self.row.id)]
 
 
-@strawberry.type
+@strawberry.type(description="Where a purchase order's SIMs are delivered.")
 class ShippingAddress:
-    recipient: str
-    company: str | None
-    street: list[str]
-    city: str
-    postal_code: str
-    region: str | None
-    country: str
-    phone: str | None
+    recipient: str = strawberry.field(description="The person who receives the parcel.")
+    company: str | None = strawberry.field(description="The company, if any.")
+    street: list[str] = strawberry.field(description="One to three street lines.")
+    city: str = strawberry.field(description="The city.")
+    postal_code: str = strawberry.field(description="The postal code.")
+    region: str | None = strawberry.field(description="The region or state, if any.")
+    country: str = strawberry.field(
+        description="An ISO 3166-1 alpha-2 country code in upper case, e.g. DE."
+    )
+    phone: str | None = strawberry.field(description="A contact phone number, if any.")
 
 
 def _address(po: models.PurchaseOrder) -> ShippingAddress | None:
@@ -260,11 +301,11 @@ def _address(po: models.PurchaseOrder) -> ShippingAddress | None:
     )
 
 
-@strawberry.type
+@strawberry.type(description="How a shipped purchase order travels.")
 class Shipping:
-    carrier: str
-    tracking_number: str
-    shipped_at: dt.datetime
+    carrier: str = strawberry.field(description="The carrier.")
+    tracking_number: str = strawberry.field(description="The carrier's tracking number.")
+    shipped_at: dt.datetime = strawberry.field(description="When it was shipped.")
 
 
 @strawberry.type(
@@ -272,11 +313,19 @@ class Shipping:
 )
 class StatusChange:
     row: strawberry.Private[models.StatusEvent]
-    from_status: model.PurchaseOrderStatus | None
-    to_status: model.PurchaseOrderStatus
-    actor: str
-    note: str | None
-    occurred_at: dt.datetime
+    from_status: model.PurchaseOrderStatus | None = strawberry.field(
+        description="The PO's status before the change; null for its creation."
+    )
+    to_status: model.PurchaseOrderStatus = strawberry.field(
+        description="The PO's status after the change."
+    )
+    actor: str = strawberry.field(
+        description="Who made the change: the token's `sub`, or `system`."
+    )
+    note: str | None = strawberry.field(
+        description="The note or reason given with the change, if any."
+    )
+    occurred_at: dt.datetime = strawberry.field(description="When the change was made.")
     sales_order_status: SalesOrderStatus | None = strawberry.field(
         description="Set when the entry is a sales order's status change (the PO's stays)."
     )
@@ -303,19 +352,27 @@ class StatusChange:
         )
 
 
-@strawberry.type
+@strawberry.type(description="An enterprise account's order for SIMs (PO), from draft to closed.")
 class PurchaseOrder(Node):
     row: strawberry.Private[models.PurchaseOrder]
     number: int | None = strawberry.field(
         description="Null until the service provider accepts the PO; never reused."
     )
-    status: model.PurchaseOrderStatus
-    version: int
-    requested_ship_date: dt.date | None
-    rejection_reason: str | None
-    created_by: str
-    created_at: dt.datetime
-    updated_at: dt.datetime
+    status: model.PurchaseOrderStatus = strawberry.field(
+        description="Where the PO is in its lifecycle."
+    )
+    version: int = strawberry.field(
+        description="Starts at 1 and grows with every change; send it as `expectedVersion`."
+    )
+    requested_ship_date: dt.date | None = strawberry.field(
+        description="The day the purchaser would like it shipped, if any."
+    )
+    rejection_reason: str | None = strawberry.field(
+        description="The reason of the last rejection; null when never rejected."
+    )
+    created_by: str = strawberry.field(description="The `sub` of the user who created it.")
+    created_at: dt.datetime = strawberry.field(description="When it was created.")
+    updated_at: dt.datetime = strawberry.field(description="When it last changed.")
 
     @classmethod
     def of(cls, row: models.PurchaseOrder) -> PurchaseOrder:
@@ -332,13 +389,13 @@ class PurchaseOrder(Node):
             updated_at=row.updated_at,
         )
 
-    @strawberry.field
+    @strawberry.field(description="The enterprise account that orders.")
     async def account(self, info: Info) -> Account:
         row = await info.context.loaders.account.load(self.row.account_id)
         assert row is not None
         return Account.of(row)
 
-    @strawberry.field
+    @strawberry.field(description="The products and quantities ordered, in the order given.")
     async def lines(self, info: Info) -> list[PurchaseOrderLine]:
         rows = await info.context.loaders.lines.load(self.row.id)
         return [
@@ -351,7 +408,7 @@ class PurchaseOrder(Node):
             for r in rows
         ]
 
-    @strawberry.field
+    @strawberry.field(description="Where to deliver; null until given (required to submit).")
     def shipping_address(self) -> ShippingAddress | None:
         return _address(self.row)
 
@@ -365,7 +422,9 @@ class PurchaseOrder(Node):
         assert account is not None
         return Entitlements.of(overrides_of(self.row).over(account_repo.account_defaults(account)))
 
-    @strawberry.field
+    @strawberry.field(
+        description="The sum of the lines; null without lines or when their currencies differ."
+    )
     async def total(self, info: Info) -> Money | None:
         rows = await info.context.loaders.lines.load(self.row.id)
         if not rows:
@@ -377,7 +436,7 @@ class PurchaseOrder(Node):
         amount = sum((p * r.quantity for (p, _), r in zip(prices, rows, strict=True)), Decimal(0))
         return Money.of(amount, currencies.pop())
 
-    @strawberry.field
+    @strawberry.field(description="Carrier and tracking number; null until shipped.")
     def shipping(self) -> Shipping | None:
         r = self.row
         if r.carrier is None or r.tracking_number is None or r.shipped_at is None:
@@ -386,7 +445,9 @@ class PurchaseOrder(Node):
             carrier=r.carrier, tracking_number=r.tracking_number, shipped_at=r.shipped_at
         )
 
-    @strawberry.field
+    @strawberry.field(
+        description="Every status change, oldest first: the PO's own and its sales orders'."
+    )
     async def status_history(self, info: Info) -> list[StatusChange]:
         return [StatusChange.of(e) for e in await info.context.loaders.history.load(self.row.id)]
 
@@ -408,12 +469,14 @@ class PurchaseOrder(Node):
 
 @strawberry.type(description="Who the bearer token speaks for.")
 class Me:
-    sub: str
-    role: model.Role
-    warehouse: str | None
+    sub: str = strawberry.field(description="The token's `sub` claim: the user's ID.")
+    role: model.Role = strawberry.field(description="The token's `role` claim.")
+    warehouse: str | None = strawberry.field(
+        description="The warehouse code of a WAREHOUSE token; null for other roles."
+    )
     account_row: strawberry.Private[models.Account | None]
 
-    @strawberry.field
+    @strawberry.field(description="The account of an enterprise token; null for other roles.")
     def account(self) -> Account | None:
         return Account.of(self.account_row) if self.account_row else None
 
@@ -421,8 +484,8 @@ class Me:
 @strawberry.type(description="A warehouse that holds stock and ships sales orders.")
 class Warehouse(Node):
     row: strawberry.Private[models.Warehouse]
-    code: str
-    name: str
+    code: str = strawberry.field(description="The unique code; warehouse tokens name it.")
+    name: str = strawberry.field(description="The display name.")
 
     @classmethod
     def of(cls, row: models.Warehouse) -> Warehouse:
@@ -434,9 +497,9 @@ class Warehouse(Node):
 @strawberry.type(description="What one sales order ships of one PO line.")
 class SalesOrderLine:
     row: strawberry.Private[models.SalesOrderLine]
-    quantity: int
+    quantity: int = strawberry.field(description="How many SIMs of the product it ships.")
 
-    @strawberry.field
+    @strawberry.field(description="The product shipped.")
     async def product(self, info: Info) -> Product:
         row = await info.context.loaders.product.load(self.row.product_id)
         assert row is not None
@@ -447,26 +510,26 @@ class SalesOrderLine:
         return strawberry.ID(encode_id("PurchaseOrderLine", self.row.purchase_order_line_id))
 
 
-@strawberry.type
+@strawberry.type(description="The outcome of the check of a sales order's delivery address.")
 class FraudCheckResult:
     status: str = strawberry.field(description="PASSED, FAILED or NOT_REQUIRED.")
-    reason: str | None
+    reason: str | None = strawberry.field(description="Why the check failed; null otherwise.")
 
 
-@strawberry.type
+@strawberry.type(description="What the warehouse reported when it dispatched a sales order.")
 class Dispatch:
-    carrier: str
-    tracking_number: str
-    dispatched_at: dt.datetime
+    carrier: str = strawberry.field(description="The carrier.")
+    tracking_number: str = strawberry.field(description="The carrier's tracking number.")
+    dispatched_at: dt.datetime = strawberry.field(description="When it was dispatched.")
 
 
 @strawberry.type(description="A warehouse's part of fulfilling a PO.")
 class SalesOrder(Node):
     row: strawberry.Private[models.SalesOrder]
-    status: SalesOrderStatus
+    status: SalesOrderStatus = strawberry.field(description="Where the order is in its life.")
     error: str | None = strawberry.field(description="Why the order is in ERROR.")
-    created_at: dt.datetime
-    updated_at: dt.datetime
+    created_at: dt.datetime = strawberry.field(description="When provisioning created it.")
+    updated_at: dt.datetime = strawberry.field(description="When its status last changed.")
 
     @classmethod
     def of(cls, row: models.SalesOrder) -> SalesOrder:
@@ -479,13 +542,13 @@ class SalesOrder(Node):
             updated_at=row.updated_at,
         )
 
-    @strawberry.field
+    @strawberry.field(description="The warehouse that ships it.")
     async def warehouse(self, info: Info) -> Warehouse:
         row = await info.context.loaders.warehouse.load(self.row.warehouse_id)
         assert row is not None
         return Warehouse.of(row)
 
-    @strawberry.field
+    @strawberry.field(description="What it ships, per purchase order line.")
     async def lines(self, info: Info) -> list[SalesOrderLine]:
         rows = await info.context.loaders.sales_order_lines.load(self.row.id)
         return [SalesOrderLine(row=r, quantity=r.quantity) for r in rows]
@@ -502,13 +565,13 @@ class SalesOrder(Node):
         row = await info.context.loaders.purchase_order.load(self.row.purchase_order_id)
         return _address(row) if row else None
 
-    @strawberry.field
+    @strawberry.field(description="The delivery check's outcome; null until the job has run.")
     def fraud_check(self) -> FraudCheckResult | None:
         if self.row.fraud_check is None:
             return None
         return FraudCheckResult(status=self.row.fraud_check, reason=self.row.fraud_reason)
 
-    @strawberry.field
+    @strawberry.field(description="Carrier, tracking number and time; null until dispatched.")
     def dispatch(self) -> Dispatch | None:
         r = self.row
         if r.carrier is None or r.tracking_number is None or r.dispatched_at is None:
@@ -520,26 +583,51 @@ class SalesOrder(Node):
 
 N = TypeVar("N")
 
+First = Annotated[
+    int | None,
+    strawberry.argument(description="How many items to return: 0 to 100, 20 when not given."),
+]
+After = Annotated[
+    str | None,
+    strawberry.argument(
+        description="A `cursor` from this list (same filter and order): start right after it."
+    ),
+]
 
-@strawberry.type
+
+@strawberry.type(description="Where a page sits in its list.")
 class PageInfo:
-    has_next_page: bool
-    has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
+    has_next_page: bool = strawberry.field(
+        description="More items follow: ask again with `after: endCursor`."
+    )
+    has_previous_page: bool = strawberry.field(
+        description="True when the page was asked for with `after` (items precede it)."
+    )
+    start_cursor: str | None = strawberry.field(
+        description="The cursor of the first edge; null when the page is empty."
+    )
+    end_cursor: str | None = strawberry.field(
+        description="The cursor of the last edge; null when the page is empty."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="One item of a list, with its cursor.")
 class Edge(Generic[N]):
-    cursor: str
-    node: N
+    cursor: str = strawberry.field(
+        description="An opaque position; pass it as `after` to continue after this item."
+    )
+    node: N = strawberry.field(description="The item.")
 
 
-@strawberry.type
+@strawberry.type(
+    description="One page of a list (Relay connection); pages follow each other by cursor."
+)
 class Connection(Generic[N]):
-    edges: list[Edge[N]]
-    page_info: PageInfo
-    total_count: int
+    edges: list[Edge[N]] = strawberry.field(description="The items of the page, in order.")
+    page_info: PageInfo = strawberry.field(description="Cursors and whether more items follow.")
+    total_count: int = strawberry.field(
+        description="How many items the whole list has for this viewer and filter."
+    )
 
 
 def connection(

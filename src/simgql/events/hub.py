@@ -15,7 +15,7 @@ import datetime as dt
 import logging
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
@@ -27,7 +27,7 @@ from simgql.events.bus import EventBus
 log = logging.getLogger("simgql.events")
 
 FETCH_BATCH = 500
-SHARED_EVENTS = 256
+SHARED_EVENTS = 512  # loaders and shared results of the last 256 events
 T = TypeVar("T")
 REPLAY_BATCH = 200
 
@@ -63,6 +63,10 @@ class EventFilter:
         return not self.statuses or event.to_status in self.statuses
 
 
+class SubscriptionExpired(Exception):
+    """The subscriber's credentials expired while it waited."""
+
+
 class SubscriberOverflow(Exception):
     """The subscriber fell further behind than its queue holds."""
 
@@ -76,6 +80,8 @@ class Subscriber:
     filter: EventFilter
     queue: asyncio.Queue[StatusEvent]
     overflowed: bool = False
+    expires_at: dt.datetime | None = None
+    expired: bool = False
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -92,8 +98,10 @@ class EventHub:
         relay_interval: float = 3.0,
         relay_grace: float = 2.0,
         heartbeat_interval: float = 2.0,
+        expiry_interval: float = 1.0,
     ) -> None:
         self.db = db
+        self.expiry_interval = expiry_interval
         self.queue_size = queue_size
         self.poll_interval = poll_interval
         self.relay_interval = relay_interval
@@ -101,7 +109,7 @@ class EventHub:
         self.bus = EventBus(broadcast_url, self.wake, heartbeat_interval=heartbeat_interval)
         self.subscribers: set[Subscriber] = set()
         # Per-event state shared by every subscription that delivers the event (loaders).
-        self._shared: OrderedDict[int, Any] = OrderedDict()
+        self._shared: OrderedDict[Hashable, Any] = OrderedDict()
         self.position = 0
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -110,12 +118,15 @@ class EventHub:
     def subscriber_count(self) -> int:
         return len(self.subscribers)
 
-    def shared(self, event_id: int, make: Callable[[], T]) -> T:
-        """One object per event for all local subscribers (e.g. loaders: one read, not N)."""
-        found = self._shared.get(event_id)
+    def shared(self, key: Hashable, make: Callable[[], T]) -> T:
+        """One object per event (or key about one) for all local subscribers.
+
+        E.g. loaders (one read per event, not N) and shared executions (`api.multiplex`).
+        """
+        found = self._shared.get(key)
         if found is None:
             found = make()
-            self._shared[event_id] = found
+            self._shared[key] = found
             while len(self._shared) > SHARED_EVENTS:
                 self._shared.popitem(last=False)
         return cast(T, found)
@@ -130,6 +141,7 @@ class EventHub:
         self._tasks = [
             asyncio.create_task(self._follow(), name="simgql-hub-follow"),
             asyncio.create_task(self._relay(), name="simgql-hub-relay"),
+            asyncio.create_task(self._expire(), name="simgql-hub-expire"),
         ]
 
     async def stop(self) -> None:
@@ -188,6 +200,20 @@ class EventHub:
                 self.subscribers.discard(sub)
             sub.wake.set()
 
+    async def _expire(self) -> None:
+        """Wake subscribers whose token expired while they wait, so they can be ended.
+
+        One sweep a second for all, instead of a timer per subscriber per wait: a deadline is
+        kept to within `expiry_interval`.
+        """
+        while True:
+            await asyncio.sleep(self.expiry_interval)
+            now = dt.datetime.now(dt.UTC)
+            for sub in list(self.subscribers):
+                if sub.expires_at is not None and sub.expires_at <= now and not sub.expired:
+                    sub.expired = True
+                    sub.wake.set()
+
     async def _relay(self) -> None:
         """Publish what a crash between commit and publish left unpublished."""
         while True:
@@ -206,13 +232,14 @@ class EventHub:
                 log.exception("outbox relay failed")
 
     async def stream(
-        self, flt: EventFilter, *, after: int | None
+        self, flt: EventFilter, *, after: int | None, expires_at: dt.datetime | None = None
     ) -> AsyncGenerator[StatusEvent, None]:
         """Every matching event after `after` from the log, then live ones; no gap, no repeat.
 
-        Without `after`, only events that commit from now on.
+        Without `after`, only events that commit from now on. Raises `SubscriptionExpired`
+        once `expires_at` has passed while waiting (the caller checks it before delivering).
         """
-        sub = Subscriber(flt, asyncio.Queue(self.queue_size))
+        sub = Subscriber(flt, asyncio.Queue(self.queue_size), expires_at=expires_at)
         # Register before replaying, so nothing that commits during the replay is missed;
         # events seen in both are told apart by id.
         self.subscribers.add(sub)
@@ -243,6 +270,8 @@ class EventHub:
                 if sub.queue.empty():
                     if sub.overflowed:
                         raise SubscriberOverflow(last)
+                    if sub.expired:
+                        raise SubscriptionExpired()
                     sub.wake.clear()
                     await sub.wake.wait()
                     continue

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from simgql.api.context import Info
@@ -29,14 +31,14 @@ from simgql.domain.errors import NotFound
 from simgql.services import admin
 
 
-@strawberry.type
+@strawberry.type(description="The result of a product mutation.")
 class ProductPayload:
-    product: Product
+    product: Product = strawberry.field(description="The product after the change.")
 
 
-@strawberry.type
+@strawberry.type(description="The result of an account mutation.")
 class AccountPayload:
-    account: Account
+    account: Account = strawberry.field(description="The account after the change.")
 
 
 @strawberry.type(description="Configuration items the SP admin may change.")
@@ -47,13 +49,21 @@ class Configuration:
     sales_order_fraud_check_required: bool = strawberry.field(
         description="salesOrder.fraudCheckRequired: check delivery name and address first?"
     )
-    sales_order_fraud_deny_names: list[str]
-    sales_order_fraud_deny_address_fragments: list[str]
+    sales_order_fraud_deny_names: list[str] = strawberry.field(
+        description="salesOrder.fraudDenyNames: recipient or company names that fail the check "
+        "(whole names, case-insensitive)."
+    )
+    sales_order_fraud_deny_address_fragments: list[str] = strawberry.field(
+        description="salesOrder.fraudDenyAddressFragments: text that fails the check when the "
+        "street, postal code and city contain it (case-insensitive)."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The result of `setConfiguration`.")
 class ConfigurationPayload:
-    configuration: Configuration
+    configuration: Configuration = strawberry.field(
+        description="Every configuration item after the change."
+    )
 
 
 async def load_configuration(info: Info) -> Configuration:
@@ -81,14 +91,24 @@ async def _account_payload(info: Info, account_id: object) -> AccountPayload:
 @strawberry.type
 class AdminMutations:
     @strawberry.mutation(description="SP_ADMIN: add a SIM Sales Product.")
-    async def create_product(self, info: Info, input: CreateProductInput) -> ProductPayload:
+    async def create_product(
+        self,
+        info: Info,
+        input: Annotated[CreateProductInput, strawberry.argument(description="The new product.")],
+    ) -> ProductPayload:
         row = await admin.create_product(
             info.context.db, viewer=info.context.viewer, details=input.details()
         )
         return ProductPayload(product=Product.of(row))
 
     @strawberry.mutation(description="SP_ADMIN: change a product; fields not given stay.")
-    async def update_product(self, info: Info, input: UpdateProductInput) -> ProductPayload:
+    async def update_product(
+        self,
+        info: Info,
+        input: Annotated[
+            UpdateProductInput, strawberry.argument(description="The product and changes.")
+        ],
+    ) -> ProductPayload:
         row = await admin.update_product(
             info.context.db,
             viewer=info.context.viewer,
@@ -98,14 +118,24 @@ class AdminMutations:
         return ProductPayload(product=Product.of(row))
 
     @strawberry.mutation(description="SP_ADMIN: onboard an enterprise account.")
-    async def create_account(self, info: Info, input: CreateAccountInput) -> AccountPayload:
+    async def create_account(
+        self,
+        info: Info,
+        input: Annotated[CreateAccountInput, strawberry.argument(description="The new account.")],
+    ) -> AccountPayload:
         row = await admin.create_account(
             info.context.db, viewer=info.context.viewer, details=input.details()
         )
         return AccountPayload(account=Account.of(row))
 
     @strawberry.mutation(description="SP_ADMIN: change an account's name, status or defaults.")
-    async def update_account(self, info: Info, input: UpdateAccountInput) -> AccountPayload:
+    async def update_account(
+        self,
+        info: Info,
+        input: Annotated[
+            UpdateAccountInput, strawberry.argument(description="The account and changes.")
+        ],
+    ) -> AccountPayload:
         row = await admin.update_account(
             info.context.db,
             viewer=info.context.viewer,
@@ -115,7 +145,13 @@ class AdminMutations:
         return AccountPayload(account=Account.of(row))
 
     @strawberry.mutation(description="SP_ADMIN: offer a product to an account, with bounds.")
-    async def assign_product(self, info: Info, input: AssignProductInput) -> AccountPayload:
+    async def assign_product(
+        self,
+        info: Info,
+        input: Annotated[
+            AssignProductInput, strawberry.argument(description="The account, product, bounds.")
+        ],
+    ) -> AccountPayload:
         account_id = decode_id(input.account_id, "Account", "accountId")
         await admin.assign_product(
             info.context.db,
@@ -128,7 +164,13 @@ class AdminMutations:
         return await _account_payload(info, account_id)
 
     @strawberry.mutation(description="SP_ADMIN: stop offering a product to an account.")
-    async def unassign_product(self, info: Info, input: UnassignProductInput) -> AccountPayload:
+    async def unassign_product(
+        self,
+        info: Info,
+        input: Annotated[
+            UnassignProductInput, strawberry.argument(description="The account and product.")
+        ],
+    ) -> AccountPayload:
         account_id = decode_id(input.account_id, "Account", "accountId")
         await admin.unassign_product(
             info.context.db,
@@ -140,7 +182,11 @@ class AdminMutations:
 
     @strawberry.mutation(description="SP_ADMIN: replace one list of an account's catalogue.")
     async def set_account_catalogue(
-        self, info: Info, input: SetAccountCatalogueInput
+        self,
+        info: Info,
+        input: Annotated[
+            SetAccountCatalogueInput, strawberry.argument(description="The account and list.")
+        ],
     ) -> AccountPayload:
         account_id = decode_id(input.account_id, "Account", "accountId")
         await admin.set_catalogue(
@@ -154,7 +200,11 @@ class AdminMutations:
 
     @strawberry.mutation(description="SP_ADMIN: change configuration items.")
     async def set_configuration(
-        self, info: Info, input: SetConfigurationInput
+        self,
+        info: Info,
+        input: Annotated[
+            SetConfigurationInput, strawberry.argument(description="The items to change.")
+        ],
     ) -> ConfigurationPayload:
         admin.require_admin(info.context.viewer, "change configuration")
         await admin.set_configuration(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from simgql.api.context import Info
@@ -20,9 +22,11 @@ from simgql.services import purchase_orders as actions
 from simgql.services.outcome import Outcome
 
 
-@strawberry.type
+@strawberry.type(description="The result of a purchase-order mutation.")
 class PurchaseOrderPayload:
-    purchase_order: PurchaseOrder
+    purchase_order: PurchaseOrder = strawberry.field(
+        description="The purchase order after the change."
+    )
 
 
 async def _payload(info: Info, outcome: Outcome) -> PurchaseOrderPayload:
@@ -45,9 +49,16 @@ async def _simple(
 
 @strawberry.type
 class PurchaseOrderMutations:
-    @strawberry.mutation(description="Raise a new purchase order in DRAFT.")
+    @strawberry.mutation(
+        description="Raise a new purchase order in DRAFT: purchasers for their own account, "
+        "SP roles for any account (`accountId`)."
+    )
     async def create_purchase_order(
-        self, info: Info, input: CreatePurchaseOrderInput
+        self,
+        info: Info,
+        input: Annotated[
+            CreatePurchaseOrderInput, strawberry.argument(description="The new order.")
+        ],
     ) -> PurchaseOrderPayload:
         outcome = await actions.create_purchase_order(
             info.context.db,
@@ -58,9 +69,16 @@ class PurchaseOrderMutations:
         )
         return await _payload(info, outcome)
 
-    @strawberry.mutation(description="Change a DRAFT; lines given replace every line.")
+    @strawberry.mutation(
+        description="Change a DRAFT; lines given replace every line. Purchasers (own account) "
+        "and SP roles."
+    )
     async def update_purchase_order(
-        self, info: Info, input: UpdatePurchaseOrderInput
+        self,
+        info: Info,
+        input: Annotated[
+            UpdatePurchaseOrderInput, strawberry.argument(description="The draft and changes.")
+        ],
     ) -> PurchaseOrderPayload:
         outcome = await actions.update_purchase_order(
             info.context.db,
@@ -71,20 +89,33 @@ class PurchaseOrderMutations:
         )
         return await _payload(info, outcome)
 
-    @strawberry.mutation(description="DRAFT to SUBMITTED, after the plausibility checks.")
+    @strawberry.mutation(
+        description="DRAFT to SUBMITTED, after the plausibility checks (BAD_USER_INPUT lists "
+        "every problem). Purchasers (own account) and SP roles."
+    )
     async def submit_purchase_order(
-        self, info: Info, input: TransitionInput
+        self,
+        info: Info,
+        input: Annotated[TransitionInput, strawberry.argument(description="The draft to submit.")],
     ) -> PurchaseOrderPayload:
         return await _simple(info, input, actions.submit_purchase_order)
 
-    @strawberry.mutation(description="SUBMITTED to ACCEPTED; assigns the PO number.")
+    @strawberry.mutation(description="SUBMITTED to ACCEPTED; assigns the PO number. SP roles.")
     async def accept_purchase_order(
-        self, info: Info, input: TransitionInput
+        self,
+        info: Info,
+        input: Annotated[TransitionInput, strawberry.argument(description="The PO to accept.")],
     ) -> PurchaseOrderPayload:
         return await _simple(info, input, actions.accept_purchase_order)
 
-    @strawberry.mutation(description="SUBMITTED to REJECTED, with a reason.")
-    async def reject_purchase_order(self, info: Info, input: ReasonInput) -> PurchaseOrderPayload:
+    @strawberry.mutation(description="SUBMITTED to REJECTED, with a reason. SP roles.")
+    async def reject_purchase_order(
+        self,
+        info: Info,
+        input: Annotated[
+            ReasonInput, strawberry.argument(description="The PO to reject, and why.")
+        ],
+    ) -> PurchaseOrderPayload:
         outcome = await actions.reject_purchase_order(
             info.context.db,
             viewer=info.context.viewer,
@@ -94,15 +125,24 @@ class PurchaseOrderMutations:
         )
         return await _payload(info, outcome)
 
-    @strawberry.mutation(description="REJECTED back to DRAFT.")
+    @strawberry.mutation(
+        description="REJECTED back to DRAFT. Purchasers (own account) and SP roles."
+    )
     async def reopen_purchase_order(
-        self, info: Info, input: TransitionInput
+        self,
+        info: Info,
+        input: Annotated[TransitionInput, strawberry.argument(description="The PO to reopen.")],
     ) -> PurchaseOrderPayload:
         return await _simple(info, input, actions.reopen_purchase_order)
 
-    @strawberry.mutation(description="Cancel a PO that has not been provisioned.")
+    @strawberry.mutation(
+        description="To CANCELLED: purchasers (own account) from DRAFT, SUBMITTED or REJECTED; "
+        "SP roles also from ACCEPTED, and from PROVISIONING until SIMs are assigned."
+    )
     async def cancel_purchase_order(
-        self, info: Info, input: OptionalReasonInput
+        self,
+        info: Info,
+        input: Annotated[OptionalReasonInput, strawberry.argument(description="The PO to cancel.")],
     ) -> PurchaseOrderPayload:
         outcome = await actions.cancel_purchase_order(
             info.context.db,
@@ -113,15 +153,26 @@ class PurchaseOrderMutations:
         )
         return await _payload(info, outcome)
 
-    @strawberry.mutation(description="ACCEPTED to PROVISIONING.")
+    @strawberry.mutation(
+        description="ACCEPTED to PROVISIONING: reserves stock in warehouse sales orders "
+        "(INSUFFICIENT_STOCK when short). SP roles."
+    )
     async def start_purchase_order_provisioning(
-        self, info: Info, input: TransitionInput
+        self,
+        info: Info,
+        input: Annotated[TransitionInput, strawberry.argument(description="The PO to provision.")],
     ) -> PurchaseOrderPayload:
         return await _simple(info, input, actions.start_provisioning)
 
-    @strawberry.mutation(description="Attach SIM identities to the lines of a PROVISIONING PO.")
+    @strawberry.mutation(
+        description="Attach SIM identities to the lines of a PROVISIONING PO. SP roles."
+    )
     async def assign_purchase_order_sims(
-        self, info: Info, input: AssignPurchaseOrderSimsInput
+        self,
+        info: Info,
+        input: Annotated[
+            AssignPurchaseOrderSimsInput, strawberry.argument(description="The PO and its SIMs.")
+        ],
     ) -> PurchaseOrderPayload:
         outcome = await actions.assign_sims(
             info.context.db,
@@ -132,15 +183,25 @@ class PurchaseOrderMutations:
         )
         return await _payload(info, outcome)
 
-    @strawberry.mutation(description="PROVISIONING to READY, once every line is fully assigned.")
+    @strawberry.mutation(
+        description="PROVISIONING to READY, once every line is fully assigned. SP roles."
+    )
     async def mark_purchase_order_ready(
-        self, info: Info, input: TransitionInput
+        self,
+        info: Info,
+        input: Annotated[TransitionInput, strawberry.argument(description="The PO to mark ready.")],
     ) -> PurchaseOrderPayload:
         return await _simple(info, input, actions.mark_ready)
 
-    @strawberry.mutation(description="READY to SHIPPED, with carrier and tracking number.")
+    @strawberry.mutation(
+        description="READY to SHIPPED, with carrier and tracking number. SP roles."
+    )
     async def ship_purchase_order(
-        self, info: Info, input: ShipPurchaseOrderInput
+        self,
+        info: Info,
+        input: Annotated[
+            ShipPurchaseOrderInput, strawberry.argument(description="The PO and its shipment.")
+        ],
     ) -> PurchaseOrderPayload:
         outcome = await actions.ship_purchase_order(
             info.context.db,
@@ -153,8 +214,12 @@ class PurchaseOrderMutations:
         )
         return await _payload(info, outcome)
 
-    @strawberry.mutation(description="SHIPPED to CLOSED: the purchaser confirms receipt.")
+    @strawberry.mutation(
+        description="SHIPPED to CLOSED: the purchaser (own account) confirms receipt."
+    )
     async def confirm_purchase_order_receipt(
-        self, info: Info, input: TransitionInput
+        self,
+        info: Info,
+        input: Annotated[TransitionInput, strawberry.argument(description="The PO that arrived.")],
     ) -> PurchaseOrderPayload:
         return await _simple(info, input, actions.confirm_receipt)
