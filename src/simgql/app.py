@@ -46,8 +46,12 @@ from simgql.api.rate_limit import RateLimiter, make_limiter
 from simgql.api.schema import build_schema
 from simgql.api.security import check_production, install_log_redaction, security_middleware
 from simgql.api.tokens import verifier_from_settings
-from simgql.api.websocket import PingingTransportWSHandler
-from simgql.db.engine import Database
+from simgql.api.websocket import (
+    LegacyWSHandler,
+    PingingTransportWSHandler,
+    ServiceUnavailable,
+)
+from simgql.db.engine import Database, is_unavailable, outages
 from simgql.db.models import SalesOrder
 from simgql.domain.errors import DomainError, Unauthenticated
 from simgql.domain.model import Viewer
@@ -65,6 +69,7 @@ class GraphQLApp(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context, and HTTP-level errors as GraphQL errors."""
 
     graphql_transport_ws_handler_class = PingingTransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
 
     def __init__(
         self,
@@ -208,6 +213,12 @@ class GraphQLApp(GraphQL[Context, None]):
             )
         except DomainError as exc:
             raise ConnectionRejectionError({"message": exc.message}) from None
+        except Exception as exc:
+            if not is_unavailable(exc):
+                log.exception("unexpected error authenticating a WebSocket")
+            else:
+                outages.report("WebSocket connection_init", exc)
+            raise ServiceUnavailable() from None
         context.viewer_or_error = viewer
         context.expires_at = expires
         logs.user.set(viewer.sub)
@@ -236,9 +247,14 @@ class GraphQLApp(GraphQL[Context, None]):
             response = http_error(400, problem) if problem else await self.run(request)
         except HTTPException as exc:
             response = http_error(exc.status_code, exc.reason)
-        except Exception:  # a bug of ours: masked for the client, logged for us
-            log.exception("unexpected error handling %s %s", request.method, request.url.path)
-            response = http_error(500, "Internal server error")
+        except Exception as exc:
+            if is_unavailable(exc):  # e.g. the token's account could not be read
+                outages.report(f"{request.method} {request.url.path}", exc)
+                response = http_error(503, "the service is briefly unavailable; retry shortly")
+                response.headers["Retry-After"] = "1"
+            else:  # a bug of ours: masked for the client, logged for us
+                log.exception("unexpected error handling %s %s", request.method, request.url.path)
+                response = http_error(500, "Internal server error")
         if GRAPHQL_RESPONSE in request.headers.get("accept", ""):
             response = as_graphql_response(response)
         await response(scope, receive, send)
@@ -457,12 +473,12 @@ def create_app(
         return PlainTextResponse("ok")
 
     async def readyz(_request: Request) -> Response:
-        report = {"database": "ok", "broker": "ok" if hub.bus.connected else "unreachable"}
+        report = {"database": "ok", "broker": "ok" if hub.bus.healthy else "unreachable"}
         try:
             async with database.read() as session:
                 await session.execute(text("SELECT 1"))
-        except Exception:  # readiness reports, it does not raise
-            log.exception("database not reachable")
+        except Exception as exc:  # readiness reports, it does not raise
+            outages.report("readiness probe", exc)
             report["database"] = "unreachable"
         ready = all(v == "ok" for v in report.values())
         return JSONResponse(report, status_code=200 if ready else 503)

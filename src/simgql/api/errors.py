@@ -10,6 +10,7 @@ from typing import Any
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
+from simgql.db.engine import is_unavailable, outages
 from simgql.domain.errors import DomainError
 
 log = logging.getLogger("simgql.errors")
@@ -56,6 +57,14 @@ def shape_error(error: GraphQLError) -> GraphQLError:
                 "limit": int(measured.group(1)) if measured else None,
             },
         )
+    if original is not None and not isinstance(original, GraphQLError):
+        if is_unavailable(original):
+            outages.report(f"operation failed at {error.path or 'start'}", original)
+            return masked(error)
+        if error.path is None and not isinstance(original, ValueError | TypeError):
+            # Not a scalar refusing a client's value: ours, e.g. a subscription's setup.
+            log.error("unexpected error starting an operation", exc_info=original)
+            return masked(error)
     if original is None or isinstance(original, GraphQLError) or error.path is None:
         # Parse, validation and variable-coercion errors: the client's request is at fault.
         if error.extensions and "code" in error.extensions:
@@ -72,6 +81,11 @@ def shape_error(error: GraphQLError) -> GraphQLError:
             },
         )
     log.error("unexpected error in %s", error.path, exc_info=original)
+    return masked(error)
+
+
+def masked(error: GraphQLError) -> GraphQLError:
+    """What a client learns of a failure that is not its own: that it happened, no more."""
     return GraphQLError(
         MASKED_MESSAGE,
         nodes=error.nodes,

@@ -37,13 +37,19 @@ CONNECTIONS_PER_OPERATION = 2
 
 
 class SharedDataLoader(DataLoader[uuid.UUID, Any]):
-    """A loader several subscriptions await at once: one leaving cancels only its own wait.
+    """A loader several subscriptions await at once, and for as long as the event is recent.
 
-    Awaiting a future from a task that gets cancelled cancels the future itself, and with it
-    the load every other subscriber of the event is waiting for; a shield per wait prevents it.
+    - One leaving cancels only its own wait: awaiting a future from a task that gets
+      cancelled cancels the future itself, and with it the load every other subscriber is
+      waiting for; a shield per wait prevents it.
+    - A failed load is not remembered: a subscriber resuming after a database outage reads
+      again instead of getting the outage's error for as long as the event is cached.
     """
 
     def load(self, key: uuid.UUID) -> Awaitable[Any]:
+        cached = self.cache_map.get(key) if self.cache else None
+        if cached is not None and cached.done() and (cached.cancelled() or cached.exception()):
+            self.clear(key)
         return asyncio.shield(super().load(key))
 
 

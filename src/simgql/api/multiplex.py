@@ -79,6 +79,7 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
         if task is None:
             task = asyncio.ensure_future(self._execute_once(serially))
             results[key] = task
+            task.add_done_callback(lambda done: _forget_failure(results, key, done))
         return _copy_of(task)
 
     def _count(self) -> None:
@@ -93,6 +94,21 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
             result = await result
         assert isinstance(result, ExecutionResult)
         return result
+
+
+def _forget_failure(
+    results: dict[Hashable, asyncio.Task[ExecutionResult]],
+    key: Hashable,
+    task: asyncio.Task[ExecutionResult],
+) -> None:
+    """A failed execution serves those who waited for it, not those who come later.
+
+    A subscriber resuming after a database outage must get the event executed again, not
+    the error of the outage.
+    """
+    failed = task.cancelled() or task.exception() is not None or bool(task.result().errors)
+    if failed and results.get(key) is task:
+        del results[key]
 
 
 async def _copy_of(task: asyncio.Task[ExecutionResult]) -> ExecutionResult:

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
 from functools import partial
 from typing import Annotated
 
 import strawberry
+from graphql import GraphQLError
 
 from simgql.api.context import Info
-from simgql.api.errors import as_graphql_error
+from simgql.api.errors import MASKED_MESSAGE, as_graphql_error
 from simgql.api.ids import decode_id
 from simgql.api.loaders import Loaders
 from simgql.api.types import PurchaseOrder, SalesOrder
 from simgql.db import events as event_repo
 from simgql.db import models
+from simgql.db.engine import is_unavailable, outages
 from simgql.domain import model
 from simgql.domain.errors import (
     BadUserInput,
@@ -39,6 +42,9 @@ AFTER_EVENT = (
     "The `cursor` of an event already received: every later event is replayed first, in "
     "order, then live ones follow, with no gap and no repeat."
 )
+
+
+log = logging.getLogger("simgql.subscriptions")
 
 
 @strawberry.type(description="One status change of a purchase order, as it committed.")
@@ -144,6 +150,14 @@ async def _guarded(
             yield item
     except DomainError as exc:
         raise as_graphql_error(exc) from None
+    except GraphQLError:
+        raise
+    except Exception as exc:  # e.g. the database went away: masked, logged, never raw
+        if is_unavailable(exc):
+            outages.report("a subscription ended", exc)
+        else:
+            log.exception("a subscription failed")
+        raise GraphQLError(MASKED_MESSAGE, extensions={"code": "INTERNAL_SERVER_ERROR"}) from None
 
 
 @strawberry.type(

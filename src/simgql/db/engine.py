@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -71,3 +74,74 @@ class Database:
         await self.engine.dispose()
         if self.write_engine is not self.engine:
             await self.write_engine.dispose()
+
+
+class OutageLog:
+    """Logs "database unavailable" once per interval, not once per failed request.
+
+    A few seconds of outage under load fail thousands of requests; one line a second with a
+    count says the same, and keeps the log readable and its volume bounded.
+    """
+
+    def __init__(self, logger: logging.Logger, interval: float = 1.0) -> None:
+        self.logger = logger
+        self.interval = interval
+        self._last = -interval
+        self._suppressed = 0
+
+    def report(self, what: str, exc: BaseException) -> None:
+        now = time.monotonic()
+        if now - self._last < self.interval:
+            self._suppressed += 1
+            return
+        more = f" (and {self._suppressed} more since the last report)" if self._suppressed else ""
+        self.logger.warning("database unavailable: %s: %s%s", what, exc, more)
+        self._last, self._suppressed = now, 0
+
+
+outages = OutageLog(logging.getLogger("simgql.db"))
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether an error means the database could not be reached (not a bug, not the client).
+
+    Connection refused or reset, a connection the server dropped (restart, failover), or no
+    connection from the pool in time; looked for along the exception's causes.
+    """
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, OSError | ConnectionError | sa_exc.TimeoutError):
+            return True
+        if isinstance(seen, sa_exc.DBAPIError) and seen.connection_invalidated:
+            return True
+        if isinstance(seen, _ASYNCPG_CONNECTION_ERRORS):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _asyncpg_connection_errors() -> tuple[type[BaseException], ...]:
+    try:
+        import asyncpg  # type: ignore[import-untyped]
+    except ImportError:  # pragma: no cover - asyncpg is a dependency
+        return ()
+    return (
+        asyncpg.exceptions.ConnectionDoesNotExistError,
+        asyncpg.exceptions.CannotConnectNowError,
+        asyncpg.exceptions.AdminShutdownError,
+        asyncpg.exceptions.CrashShutdownError,
+        asyncpg.exceptions.PostgresConnectionError,
+    )
+
+
+_ASYNCPG_CONNECTION_ERRORS = _asyncpg_connection_errors()
+
+
+def log_failure(what: str, exc: BaseException) -> None:
+    """A background task's failure: one throttled line for an outage, a traceback for a bug."""
+    if is_unavailable(exc):
+        outages.report(what, exc)
+    else:
+        logging.getLogger("simgql").error("%s failed", what, exc_info=exc)

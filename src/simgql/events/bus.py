@@ -75,6 +75,16 @@ class EventBus:
         self._stopping = False
 
     @property
+    def healthy(self) -> bool:
+        """Connected, and (for a real broker) a heartbeat came back recently."""
+        if not self.connected:
+            return False
+        if self.is_memory:
+            return True
+        silence = asyncio.get_running_loop().time() - self._last_seen
+        return silence < 3 * self.heartbeat_interval
+
+    @property
     def is_memory(self) -> bool:
         return self.url.startswith("memory://")
 
@@ -122,20 +132,27 @@ class EventBus:
         backend = _backend_for(self.url)
         broadcast = Broadcast(backend=backend) if backend else Broadcast(self.url)
         await asyncio.wait_for(broadcast.connect(), 5)
+        subscription = broadcast.subscribe(CHANNEL)
         try:
-            async with broadcast.subscribe(CHANNEL) as subscriber:
-                self._broadcast = broadcast
-                self.connected = True
-                self._last_seen = loop.time()
-                # Whatever was published while we were away is in the log: catch up now.
-                self.on_message()
-                heartbeat = asyncio.create_task(self._heartbeat())
-                try:
-                    await self._listen(subscriber, loop)
-                finally:
-                    heartbeat.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await heartbeat
+            subscriber = await asyncio.wait_for(subscription.__aenter__(), 5)
+            self._broadcast = broadcast
+            self.connected = True
+            self._last_seen = loop.time()
+            # Whatever was published while we were away is in the log: catch up now.
+            self.on_message()
+            heartbeat = asyncio.create_task(self._heartbeat())
+            try:
+                await self._listen(subscriber, loop)
+            finally:
+                # Down from this moment: /readyz and publishers must know at once, not once
+                # the teardown below (which talks to a broker that may be gone) is over.
+                self._broadcast = None
+                self.connected = False
+                heartbeat.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await heartbeat
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(subscription.__aexit__(None, None, None), 1)
         finally:
             self._broadcast = None
             self.connected = False

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from simgql.db import events as event_repo
-from simgql.db.engine import Database
+from simgql.db.engine import Database, log_failure
 from simgql.db.models import StatusEvent
 from simgql.events.bus import EventBus
 
@@ -163,8 +163,8 @@ class EventHub:
                     await event_repo.mark_published(
                         session, ids=[e.id for e in events], at=dt.datetime.now(dt.UTC)
                     )
-        except Exception:  # the change is committed; the relay publishes it later
-            log.exception("marking events as published failed")
+        except Exception as exc:  # the change is committed; the relay publishes it later
+            log_failure("marking events as published", exc)
 
     async def _follow(self) -> None:
         while True:
@@ -173,8 +173,8 @@ class EventHub:
             self._wake.clear()
             try:
                 await self._catch_up()
-            except Exception:  # a database hiccup must not end live delivery
-                log.exception("reading the event log failed; retrying")
+            except Exception as exc:  # a database hiccup must not end live delivery
+                log_failure("reading the event log (retrying)", exc)
                 await asyncio.sleep(1)
 
     async def _catch_up(self) -> None:
@@ -228,8 +228,8 @@ class EventHub:
                     log.info("relayed %d unpublished events", len(ids))
                     self.wake()
                     await self.bus.publish(str(max(ids)))
-            except Exception:  # keep relaying after a database hiccup
-                log.exception("outbox relay failed")
+            except Exception as exc:  # keep relaying after a database hiccup
+                log_failure("outbox relay", exc)
 
     async def stream(
         self, flt: EventFilter, *, after: int | None, expires_at: dt.datetime | None = None

@@ -14,7 +14,7 @@ from simgql.db.config import (
     FRAUD_DENY_NAMES,
     get_config,
 )
-from simgql.db.engine import Database
+from simgql.db.engine import Database, log_failure
 from simgql.db.models import StatusEvent
 from simgql.domain.fulfilment import DenyListCheck, FraudCheck
 from simgql.fulfilment.actions import generate_waiting
@@ -98,8 +98,8 @@ class SalesOrderJob:
             try:
                 await run_once(self.db, custom=self.custom, publish=self.publish)
                 self.runs += 1
-            except Exception:  # the next run tries again; nothing was half-done
-                log.exception("sales order request job failed")
+            except Exception as exc:  # the next run tries again; nothing was half-done
+                log_failure("sales order request job", exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.interval)
             self._wake.clear()
