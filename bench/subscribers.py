@@ -1,6 +1,7 @@
 """Load benchmark: N concurrent `purchaseOrderEvents` subscribers on one server process.
 
     python bench/subscribers.py [--subscribers 100 1000 5000] [--events 200] [--rate 20]
+                                [--mode dashboard|po]
                                 [--events-at 5000=40] [--selection full|scalars ...]
                                 [--database-url postgresql://postgres@127.0.0.1:5432/test]
                                 [--source DIR] [--json FILE]
@@ -27,6 +28,13 @@ What one run does, for the baseline N=1 first and then for every N asked for:
    (the commit is done by then) to receipt, events lost (the event log in the database is the
    ground truth), duplicates, errors, server/PostgreSQL/client CPU and database transactions
    per event; then the ratios against the N=1 baseline of the same run.
+
+`--mode dashboard` (the default) gives every subscriber the same `purchaseOrderEvents`
+subscription (fan-out: each event goes to all N). `--mode po` gives each subscriber one
+`purchaseOrderStatusChanged(id, after)` subscription: the N subscribers are spread over the
+POs the stream will accept (N / events per PO), each starting `after` its PO's first event so
+the server replays the history first (which also proves the subscription is live). Each event
+then goes to the subscribers of its PO only, and the expected deliveries are counted per PO.
 
 `--selection full` (the default) asks for `cursor toStatus occurredAt purchaseOrder { id }`,
 as a client showing a list would; `purchaseOrder` is resolved per subscriber. `--selection
@@ -96,6 +104,15 @@ def percentile(values: Sequence[float], q: float) -> float:
         return math.nan
     rank = max(1, math.ceil(q * len(values)))
     return values[min(rank, len(values)) - 1]
+
+
+def encode_event_cursor(event_id: int) -> str:
+    return base64.urlsafe_b64encode(f"event:{event_id}".encode()).decode().rstrip("=")
+
+
+def _po_uuid(gid: str) -> str:
+    raw = base64.urlsafe_b64decode(gid + "=" * (-len(gid) % 4)).decode()
+    return raw.partition(":")[2]
 
 
 def decode_event_cursor(cursor: str) -> int:
@@ -201,6 +218,8 @@ class ClientJob:
     count: int
     connect_concurrency: int
     deadline_s: float  # hard end of this process, from its start
+    field: str = "purchaseOrderEvents"  # the subscription's root field
+    variables: list[dict[str, Any]] | None = None  # per subscriber (per-PO mode)
 
 
 def client_process(
@@ -244,7 +263,11 @@ async def _clients(
     init = json.dumps(
         {"type": "connection_init", "payload": {"authorization": f"Bearer {job.token}"}}
     )
-    subscribe = json.dumps({"id": "1", "type": "subscribe", "payload": {"query": job.query}})
+    def subscribe_message(k: int) -> str:
+        payload: dict[str, Any] = {"query": job.query}
+        if job.variables:
+            payload["variables"] = job.variables[k]
+        return json.dumps({"id": "1", "type": "subscribe", "payload": payload})
 
     def error(text: str) -> None:
         stats["errors"] += 1
@@ -277,7 +300,7 @@ async def _clients(
                 await asyncio.sleep(0.5 * (attempt + 1))
         return None
 
-    async def run_one() -> None:
+    async def run_one(k: int) -> None:
         ws = await open_one()
         if ws is None:
             stats["failed"] += 1
@@ -289,7 +312,7 @@ async def _clients(
         live = False
         try:
             await subscribe_now.wait()
-            await ws.send(subscribe)
+            await ws.send(subscribe_message(k))
             async for raw in ws:
                 now = time.monotonic()
                 msg = json.loads(raw)
@@ -301,7 +324,7 @@ async def _clients(
                         counters[base + LIVE] = stats["live"]
                     payload = msg.get("payload") or {}
                     data = payload.get("data") or {}
-                    event = data.get("purchaseOrderEvents")
+                    event = data.get(job.field)
                     if payload.get("errors") or not event:
                         error(json.dumps(payload))
                         continue
@@ -329,7 +352,7 @@ async def _clients(
                 error(f"closed: {exc!r}")
 
     subscribe_now = asyncio.Event()
-    tasks = [asyncio.create_task(run_one()) for _ in range(job.count)]
+    tasks = [asyncio.create_task(run_one(k)) for k in range(job.count)]
     cpu_at_phase: float | None = None
     wall_at_phase: float | None = None
     while not stop.is_set() and loop.time() < hard_end:
@@ -368,7 +391,17 @@ class ClientPool:
     """`n` subscribers spread over `procs` processes; counters shared, results via a queue."""
 
     def __init__(
-        self, n: int, procs: int, *, url: str, token: str, query: str, concurrency: int, life: float
+        self,
+        n: int,
+        procs: int,
+        *,
+        url: str,
+        token: str,
+        query: str,
+        concurrency: int,
+        life: float,
+        field: str = "purchaseOrderEvents",
+        variables: list[dict[str, Any]] | None = None,
     ) -> None:
         ctx = mp.get_context("spawn")
         self.procs = procs
@@ -378,11 +411,22 @@ class ClientPool:
         self.stop_event = ctx.Event()
         self.results: Any = ctx.Queue()
         shares = [n // procs + (1 if i < n % procs else 0) for i in range(procs)]
+        starts = [sum(shares[:i]) for i in range(procs)]
         self.workers = [
             ctx.Process(
                 target=client_process,
                 args=(
-                    ClientJob(i, url, token, query, share, concurrency, life),
+                    ClientJob(
+                        i,
+                        url,
+                        token,
+                        query,
+                        share,
+                        concurrency,
+                        life,
+                        field,
+                        variables[starts[i] : starts[i] + share] if variables else None,
+                    ),
                     self.counters,
                     self.phase,
                     self.min_event,
@@ -559,6 +603,17 @@ class PgProbe:
         cpu = {r["pid"]: proc_cpu_seconds(r["pid"]) for r in pids}
         return int(row["xacts"]), int(row["sessions"]), cpu
 
+    async def first_event_ids(self, po_gids: Sequence[str]) -> dict[str, int]:
+        """The id of each PO's first event (its creation), by global ID."""
+        assert self.conn is not None
+        by_uuid = {uuid.UUID(_po_uuid(g)): g for g in po_gids}
+        rows = await self.conn.fetch(
+            "SELECT purchase_order_id, min(id) AS id FROM po_status_events "
+            "WHERE purchase_order_id = ANY($1::uuid[]) GROUP BY purchase_order_id",
+            list(by_uuid),
+        )
+        return {by_uuid[r["purchase_order_id"]]: int(r["id"]) for r in rows}
+
     async def latest_event_id(self) -> int:
         assert self.conn is not None
         return int(await self.conn.fetchval("SELECT coalesce(max(id), 0) FROM po_status_events"))
@@ -703,6 +758,7 @@ class Server:
 class RunResult:
     n: int
     selection: str
+    mode: str = "dashboard"
     events_sent: int = 0
     events_committed: int = 0
     mutation_errors: int = 0
@@ -781,16 +837,20 @@ async def wait_for(
     raise TimeoutError(f"{what}: not done in {limit:.0f}s")
 
 
-async def warm_up(server: Server, fx: Fixtures, http: httpx.AsyncClient, query: str) -> None:
+async def warm_up(
+    server: Server, fx: Fixtures, http: httpx.AsyncClient, query: str, per_po: bool = False
+) -> None:
     """One subscription receives one event, so first-use costs are not counted per subscriber."""
     (po,) = fx.take(1)
+    variables = {"id": po} if per_po else {}
     async with connect(server.ws_url, subprotocols=[PROTOCOL], open_timeout=30) as ws:  # type: ignore[list-item]
         auth = {"authorization": f"Bearer {fx.viewer_token}"}
         await ws.send(json.dumps({"type": "connection_init", "payload": auth}))
         ack = json.loads(await asyncio.wait_for(ws.recv(), 30))
         if ack.get("type") != "connection_ack":
             raise RuntimeError(f"warm-up: no ack: {ack}")
-        await ws.send(json.dumps({"id": "w", "type": "subscribe", "payload": {"query": query}}))
+        payload = {"query": query, "variables": variables}
+        await ws.send(json.dumps({"id": "w", "type": "subscribe", "payload": payload}))
         await wait_for(lambda: _gauge_is(server, http, 1), 30, "warm-up subscription registered")
         await asyncio.sleep(0.3)
         await mutate(http, server, fx.agent_token, po)
@@ -834,8 +894,18 @@ async def run_one(
     logdir: Path,
     secret: str,
 ) -> RunResult:
-    result = RunResult(n=n, selection=selection)
-    query = f"subscription {{ purchaseOrderEvents {{ {SELECTIONS[selection]} }} }}"
+    result = RunResult(n=n, selection=selection, mode=args.mode)
+    per_po = args.mode == "po"
+    field_name = "purchaseOrderStatusChanged" if per_po else "purchaseOrderEvents"
+    if per_po:
+        query = (
+            "subscription($id: ID!, $after: String) { purchaseOrderStatusChanged(id: $id, "
+            f"after: $after) {{ {SELECTIONS[selection]} }} }}"
+        )
+    else:
+        query = f"subscription {{ purchaseOrderEvents {{ {SELECTIONS[selection]} }} }}"
+    # Per-PO mode: the POs of the stream are known up front, each watched by N / events.
+    targets = fx.take(events) if per_po else []
     env = {
         "SIMGQL_DATABASE_URL": bench_db.url.replace("postgresql://", "postgresql+asyncpg://", 1),
         "SIMGQL_JWT_SECRET": secret,
@@ -854,11 +924,18 @@ async def run_one(
         await server.wait_ready()
         await probe.open()
         async with httpx.AsyncClient(timeout=httpx.Timeout(120), limits=limits) as http:
-            await warm_up(server, fx, http, query)
+            await warm_up(server, fx, http, query, per_po)
             await wait_for(lambda: _gauge_is(server, http, 0), 30, "warm-up subscription gone")
             await asyncio.sleep(1.0)
             result.rss_idle = server.rss_bytes()
 
+            variables = None
+            if per_po:
+                firsts = await probe.first_event_ids(targets)
+                variables = [
+                    {"id": po, "after": encode_event_cursor(firsts[po])}
+                    for po in (targets[k % len(targets)] for k in range(n))
+                ]
             pool = ClientPool(
                 n,
                 procs,
@@ -867,6 +944,8 @@ async def run_one(
                 query=query,
                 concurrency=args.connect_concurrency,
                 life=args.time_budget,
+                field=field_name,
+                variables=variables,
             )
             t_connect = time.monotonic()
             pool.start()
@@ -917,7 +996,9 @@ async def run_one(
                 await mutate(http, server, fx.agent_token, sync_po)
                 await asyncio.sleep(0.5)
                 with contextlib.suppress(TimeoutError):  # "no progress" is what we wait for
-                    await wait_for(quiet, 180 + n / 10, "sync", interval=0.2, stall=5.0)
+                    await wait_for(
+                        quiet, 180 + n / 10, "sync", interval=0.2, stall=args.sync_stall
+                    )
                 result.sync_events += 1
                 if pool.total(LIVE) >= n:
                     break
@@ -940,7 +1021,7 @@ async def run_one(
             xacts0, sessions0, pg0 = await probe.snapshot()
             reconnects0 = await server.metric(http, "simgql_broker_reconnects")
             cpu0, busy0 = server.cpu(), machine_busy_seconds()
-            pos = fx.take(events)
+            pos = targets or fx.take(events)
             sent: dict[str, tuple[float, float]] = {}  # PO gid -> (sent, response)
             mutation_errors: list[str] = []
 
@@ -975,6 +1056,14 @@ async def run_one(
             logged = await probe.events_after(start_event, fx.account_id)
             result.events_committed = len(logged)
             result.deliveries_expected = len(logged) * n
+            if per_po:
+                watchers: dict[str, int] = {}
+                for v in variables or []:
+                    parsed = _po_uuid(v["id"])
+                    watchers[parsed] = watchers.get(parsed, 0) + 1
+                result.deliveries_expected = sum(
+                    watchers.get(e.purchase_order_id, 0) for e in logged.values()
+                )
 
             async def drained() -> bool | int:
                 if not pool.alive():
@@ -1173,7 +1262,7 @@ def report_run(r: RunResult, base: RunResult | None) -> str:
             f"{r.bytes_per_sub / 1024:.1f} KiB ({r.bytes_per_conn / 1024:.1f} KiB)",
         ),
     ]
-    out = [f"## N = {r.n} ({r.selection})", table(["measure", "value"], rows)]
+    out = [f"## N = {r.n} ({r.mode}, {r.selection})", table(["measure", "value"], rows)]
     if base is not None:
         ratio_rows = [
             ("latency p50", fmt_ratio(r.lat_p50, base.lat_p50)),
@@ -1280,6 +1369,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--rate", type=float, default=20.0, help="transitions per second")
     p.add_argument("--selection", nargs="+", choices=sorted(SELECTIONS), default=["full"])
+    p.add_argument(
+        "--mode",
+        choices=["dashboard", "po"],
+        default="dashboard",
+        help="one purchaseOrderEvents for all, or purchaseOrderStatusChanged per PO",
+    )
     p.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/test")
     p.add_argument("--broadcast-url", default="memory://")
     p.add_argument("--client-procs", type=int, default=0, help="0: one per 1250 subscribers")
@@ -1287,6 +1382,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--settle", type=float, default=3.0, help="seconds before reading the RSS")
     p.add_argument(
         "--stats-wait", type=float, default=11.0, help="seconds for pg_stat_database to settle"
+    )
+    p.add_argument(
+        "--sync-stall", type=float, default=5.0, help="seconds without deliveries = synced"
     )
     p.add_argument("--drain-timeout", type=float, default=300.0)
     p.add_argument("--stall-timeout", type=float, default=30.0, help="drain without progress")

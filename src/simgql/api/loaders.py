@@ -84,24 +84,16 @@ class Loaders:
         def _loader(fetch: BatchFetch, default: Any = None) -> DataLoader[uuid.UUID, Any]:
             return _make(db, gate, fetch, default, shared=shared)
 
-        self.account: DataLoader[uuid.UUID, Account | None] = _loader(
-            account_repo.accounts_by_ids
-        )
-        self.product: DataLoader[uuid.UUID, Product | None] = _loader(
-            product_repo.products_by_ids
-        )
+        self.account: DataLoader[uuid.UUID, Account | None] = _loader(account_repo.accounts_by_ids)
+        self.product: DataLoader[uuid.UUID, Product | None] = _loader(product_repo.products_by_ids)
         self.purchase_order: DataLoader[uuid.UUID, PurchaseOrder | None] = _loader(
             po_repo.purchase_orders_by_ids
         )
         self.lines: DataLoader[uuid.UUID, list[PurchaseOrderLine]] = _loader(
             po_repo.lines_by_po_ids, []
         )
-        self.sims: DataLoader[uuid.UUID, list[Sim]] = _loader(
-            po_repo.sims_by_line_ids, []
-        )
-        self.sim_count: DataLoader[uuid.UUID, int] = _loader(
-            po_repo.sim_counts_by_line_ids, 0
-        )
+        self.sims: DataLoader[uuid.UUID, list[Sim]] = _loader(po_repo.sims_by_line_ids, [])
+        self.sim_count: DataLoader[uuid.UUID, int] = _loader(po_repo.sim_counts_by_line_ids, 0)
         self.assignment: DataLoader[uuid.UUID, po_repo.Assignment] = _loader(
             po_repo.assignment_by_po_ids, po_repo.Assignment()
         )
