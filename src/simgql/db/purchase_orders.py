@@ -132,21 +132,32 @@ class Assignment:
 async def assignment_by_po_ids(
     session: AsyncSession, *, ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, Assignment]:
-    """Per PO: every line has as many SIMs as its quantity; any SIM at all."""
-    assigned = select(Sim.line_id, func.count().label("n")).group_by(Sim.line_id).subquery()
+    """Per PO: every line has as many SIMs as its quantity; any SIM at all.
+
+    The SIMs are counted per line of these POs only (through the `sims.line_id` index); a
+    grouped count over all SIMs, joined afterwards, reads the whole table on every call.
+    """
+    lines = (
+        select(
+            PurchaseOrderLine.purchase_order_id.label("po_id"),
+            PurchaseOrderLine.quantity.label("quantity"),
+            select(func.count())
+            .where(Sim.line_id == PurchaseOrderLine.id)
+            .correlate(PurchaseOrderLine)
+            .scalar_subquery()
+            .label("n"),
+        )
+        .where(PurchaseOrderLine.purchase_order_id.in_(ids))
+        .subquery()
+    )
     rows = (
         await session.execute(
             select(
-                PurchaseOrderLine.purchase_order_id,
+                lines.c.po_id,
                 func.count(),
-                func.sum(
-                    case((func.coalesce(assigned.c.n, 0) >= PurchaseOrderLine.quantity, 1), else_=0)
-                ),
-                func.sum(func.coalesce(assigned.c.n, 0)),
-            )
-            .outerjoin(assigned, assigned.c.line_id == PurchaseOrderLine.id)
-            .where(PurchaseOrderLine.purchase_order_id.in_(ids))
-            .group_by(PurchaseOrderLine.purchase_order_id)
+                func.sum(case((lines.c.n >= lines.c.quantity, 1), else_=0)),
+                func.sum(lines.c.n),
+            ).group_by(lines.c.po_id)
         )
     ).all()
     out = dict.fromkeys(ids, Assignment())
