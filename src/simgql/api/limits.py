@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import contextlib
+import functools
+import json
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -18,7 +23,6 @@ from graphql import (
     IntValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
-    ValidationRule,
     VariableNode,
     get_named_type,
     get_nullable_type,
@@ -26,6 +30,7 @@ from graphql import (
     parse,
 )
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema import validate_document
 
 from simgql.db.pagination import MAX_PAGE_SIZE
 
@@ -143,6 +148,62 @@ def measure_operation(
     return analyser.measure
 
 
+# Parsed documents and measures of recent requests: dashboards send the same few documents
+# with the same variables over and over.
+CACHE_SIZE = 512
+
+
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def parse_cached(query: str, max_tokens: int) -> DocumentNode:
+    """The document of a query text (parse errors are raised, and not remembered)."""
+    return parse(query, max_tokens=max_tokens)
+
+
+def _chosen_operation(
+    document: DocumentNode, operation_name: str | None
+) -> OperationDefinitionNode | None:
+    operations = [
+        d
+        for d in document.definitions
+        if isinstance(d, OperationDefinitionNode)
+        and (operation_name is None or (d.name is not None and d.name.value == operation_name))
+    ]
+    return operations[0] if len(operations) == 1 else None
+
+
+def _fragments(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
+    return {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+
+
+_measures: OrderedDict[tuple[int, str, str | None, str], Measure] = OrderedDict()
+
+
+def measure_request(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    query: str,
+    operation_name: str | None,
+    variables: Mapping[str, Any],
+) -> Measure | None:
+    """The measure of the operation a request runs (None: no single operation), memoised."""
+    try:
+        key = (id(schema), query, operation_name, json.dumps(variables, sort_keys=True))
+    except (TypeError, ValueError):
+        key = None
+    if key is not None and (found := _measures.get(key)) is not None:
+        _measures.move_to_end(key)
+        return found
+    operation = _chosen_operation(document, operation_name)
+    if operation is None:
+        return None
+    measure = measure_operation(schema, operation, _fragments(document), variables)
+    if key is not None:
+        _measures[key] = measure
+        while len(_measures) > CACHE_SIZE:
+            _measures.popitem(last=False)
+    return measure
+
+
 def request_cost(
     schema: GraphQLSchema,
     query: str,
@@ -153,21 +214,14 @@ def request_cost(
 ) -> int:
     """The cost of the operation a request would run; 1 when it cannot even be parsed."""
     try:
-        document = parse(query, max_tokens=max_tokens)
+        document = parse_cached(query, max_tokens)
     except GraphQLError:
         return 1
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-    operations = [
-        d
-        for d in document.definitions
-        if isinstance(d, OperationDefinitionNode)
-        and (operation_name is None or (d.name is not None and d.name.value == operation_name))
-    ]
-    if len(operations) != 1:
+    try:
+        measure = measure_request(schema, document, query, operation_name, variables)
+    except RecursionError:  # cyclic fragments: validation refuses them
         return 1
-    return max(1, measure_operation(schema, operations[0], fragments, variables).cost)
+    return max(1, measure.cost) if measure is not None else 1
 
 
 def too_complex(kind: str, limit: int, measured: int) -> GraphQLError:
@@ -182,41 +236,80 @@ def too_complex(kind: str, limit: int, measured: int) -> GraphQLError:
     )
 
 
-def limits_rule(limits: QueryLimits, variables: Mapping[str, Any]) -> type[ValidationRule]:
-    class OperationLimits(ValidationRule):
-        def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
-            fragments = {
-                d.name.value: d
-                for d in self.context.document.definitions
-                if isinstance(d, FragmentDefinitionNode)
-            }
-            m = measure_operation(self.context.schema, node, fragments, variables)
-            for kind, limit, measured in (
-                ("depth", limits.max_depth, m.depth),
-                ("aliases", limits.max_aliases, m.aliases),
-                ("directives", limits.max_directives, m.directives),
-                ("cost", limits.max_cost, m.cost),
-            ):
-                if measured > limit:
-                    self.report_error(too_complex(kind, limit, measured))
-
-    return OperationLimits
+def limit_errors(limits: QueryLimits, measure: Measure) -> list[GraphQLError]:
+    return [
+        too_complex(kind, limit, measured)
+        for kind, limit, measured in (
+            ("depth", limits.max_depth, measure.depth),
+            ("aliases", limits.max_aliases, measure.aliases),
+            ("directives", limits.max_directives, measure.directives),
+            ("cost", limits.max_cost, measure.cost),
+        )
+        if measured > limit
+    ]
 
 
 class LimitQueries(SchemaExtension):
-    """Adds the limit rule, with this operation's variables, to the validation rules."""
+    """Parse, validation and limits, each remembered for documents seen recently.
+
+    - parse: with the token limit (`SIMGQL_MAX_QUERY_TOKENS`), through `parse_cached`;
+    - validation: the schema's rules, remembered per query text (the rules and the schema
+      do not change while the process runs);
+    - limits: depth, aliases, directives and cost of the chosen operation with this
+      request's variables, after validation passed, remembered per (query, variables).
+    """
 
     limits = QueryLimits()
+    max_tokens = 5000
+    validated: Callable[[GraphQLSchema, str, DocumentNode, tuple[Any, ...]], list[GraphQLError]]
 
-    def on_operation(self) -> Iterator[None]:
-        variables = self.execution_context.variables or {}
-        self.execution_context.validation_rules = (
-            *self.execution_context.validation_rules,
-            limits_rule(self.limits, variables),
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        # Strawberry parses with these options when we could not (it reports the error).
+        context.parse_options["max_tokens"] = self.max_tokens
+        if context.graphql_document is None and context.query is not None:
+            with contextlib.suppress(GraphQLError):
+                context.graphql_document = parse_cached(context.query, self.max_tokens)
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        if document is None or context.query is None or context.pre_execution_errors:
+            yield
+            return
+        schema = context.schema._schema
+        errors = type(self).validated(
+            schema, context.query, document, tuple(context.validation_rules)
         )
+        if not errors:
+            measure = measure_request(
+                schema, document, context.query, context.operation_name, context.variables or {}
+            )
+            if measure is not None:
+                errors = limit_errors(self.limits, measure)
+        context.pre_execution_errors = list(errors)
         yield
 
 
-def limit_queries(limits: QueryLimits) -> type[LimitQueries]:
+def limit_queries(limits: QueryLimits, *, max_tokens: int = 5000) -> type[LimitQueries]:
     """The extension class with the given limits (extensions are passed as classes)."""
-    return type("LimitQueries", (LimitQueries,), {"limits": limits})
+    remembered: OrderedDict[tuple[str, tuple[Any, ...]], list[GraphQLError]] = OrderedDict()
+
+    def validated(
+        schema: GraphQLSchema, query: str, document: DocumentNode, rules: tuple[Any, ...]
+    ) -> list[GraphQLError]:
+        key = (query, rules)
+        found = remembered.get(key)
+        if found is None:
+            found = validate_document(schema, document, rules)
+            remembered[key] = found
+            while len(remembered) > CACHE_SIZE:
+                remembered.popitem(last=False)
+        return found
+
+    return type(
+        "LimitQueries",
+        (LimitQueries,),
+        {"limits": limits, "max_tokens": max_tokens, "validated": staticmethod(validated)},
+    )

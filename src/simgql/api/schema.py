@@ -7,7 +7,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import DisableIntrospection, MaxTokensLimiter
+from strawberry.extensions import DisableIntrospection
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -67,8 +67,7 @@ def build_schema(
         *extra_extensions,  # outermost: they see the result as the client will
         RecordMetrics,
         ErrorShaping,
-        limit_queries(limits or QueryLimits()),
-        lambda: MaxTokensLimiter(max_token_count=max_tokens),
+        limit_queries(limits or QueryLimits(), max_tokens=max_tokens),
     ]
     if not introspection:
         extensions.append(DisableIntrospection)
