@@ -16,6 +16,7 @@ from simgql.api.inputs import (
     PurchaseOrderFilter,
     PurchaseOrderOrderBy,
 )
+from simgql.api.prefetch import prefetch
 from simgql.api.types import (
     Account,
     After,
@@ -59,6 +60,7 @@ async def _visible_purchase_order(info: Info, pk: object) -> PurchaseOrder | Non
     row = await info.context.loaders.purchase_order.load(pk)  # type: ignore[arg-type]
     if row is None or not can_see_account(viewer, row.account_id):
         return None
+    await prefetch(info, [row], ())
     return PurchaseOrder.of(row)
 
 
@@ -259,6 +261,7 @@ class Query:
                 first=first,
                 after=after,
             )
+        await prefetch(info, page.rows, ("edges", "node"))
         return connection(
             [PurchaseOrder.of(r) for r in page.rows],
             page.cursors,

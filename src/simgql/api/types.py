@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Generic, TypeVar, cast
 
 import strawberry
 
 from simgql.api.context import Info
 from simgql.api.ids import encode_id
+from simgql.api.loaders import loaded, now_or_later
 from simgql.db import accounts as account_repo
 from simgql.db import models
 from simgql.db import purchase_orders as po_repo
@@ -241,6 +242,43 @@ async def _line_price(info: Info, line: models.PurchaseOrderLine) -> tuple[Decim
     return product.unit_price, product.currency
 
 
+def _line_price_now(info: Info, line: models.PurchaseOrderLine) -> tuple[Decimal, str] | None:
+    """`_line_price` when no read is needed (snapshot taken, or the product loaded)."""
+    if line.unit_price is not None and line.currency is not None:
+        return line.unit_price, line.currency
+    product = loaded(info.context.loaders.product.load(line.product_id))
+    return (product.unit_price, product.currency) if product is not None else None
+
+
+async def _money_later(info: Info, line: models.PurchaseOrderLine) -> Money:
+    return Money.of(*await _line_price(info, line))
+
+
+def _total(rows: list[models.PurchaseOrderLine], prices: list[tuple[Decimal, str]]) -> Money | None:
+    """The sum of the lines; None without lines or when their currencies differ."""
+    if not rows:
+        return None
+    currencies = {currency for _, currency in prices}
+    if len(currencies) != 1:
+        return None
+    amount = sum((p * r.quantity for (p, _), r in zip(prices, rows, strict=True)), Decimal(0))
+    return Money.of(amount, currencies.pop())
+
+
+def _product(row: models.Product | None) -> Product:
+    assert row is not None
+    return Product.of(row)
+
+
+def _account(row: models.Account | None) -> Account:
+    assert row is not None
+    return Account.of(row)
+
+
+def _sims(rows: list[models.Sim]) -> list[Sim]:
+    return [Sim.of(s) for s in rows]
+
+
 @strawberry.type(description="One product and quantity of a purchase order.")
 class PurchaseOrderLine:
     row: strawberry.Private[models.PurchaseOrderLine]
@@ -251,24 +289,25 @@ class PurchaseOrderLine:
     quantity: int = strawberry.field(description="How many SIMs of the product are ordered.")
 
     @strawberry.field(description="The product ordered.")
-    async def product(self, info: Info) -> Product:
-        row = await info.context.loaders.product.load(self.row.product_id)
-        assert row is not None
-        return Product.of(row)
+    def product(self, info: Info) -> Product:
+        return now_or_later(info.context.loaders.product.load(self.row.product_id), _product)
 
     @strawberry.field(description="The price per SIM: fixed at submit, the current price before.")
-    async def unit_price(self, info: Info) -> Money:
-        return Money.of(*await _line_price(info, self.row))
+    def unit_price(self, info: Info) -> Money:
+        price = _line_price_now(info, self.row)
+        if price is not None:
+            return Money.of(*price)
+        return cast(Money, _money_later(info, self.row))
 
     @strawberry.field(description="How many SIMs the line has so far; visible to every role.")
-    async def assigned_sim_count(self, info: Info) -> int:
-        return await info.context.loaders.sim_count.load(self.row.id)
+    def assigned_sim_count(self, info: Info) -> int:
+        return now_or_later(info.context.loaders.sim_count.load(self.row.id), int)
 
     @strawberry.field(description="Visible to the enterprise account from READY on.")
-    async def sims(self, info: Info) -> list[Sim]:
+    def sims(self, info: Info) -> list[Sim]:
         if not can_see_sims(info.context.viewer, model.PurchaseOrderStatus(self.po_status)):
             return []
-        return [Sim.of(s) for s in await info.context.loaders.sims.load(self.row.id)]
+        return now_or_later(info.context.loaders.sims.load(self.row.id), _sims)
 
 
 @strawberry.type(description="Where a purchase order's SIMs are delivered.")
@@ -390,23 +429,25 @@ class PurchaseOrder(Node):
         )
 
     @strawberry.field(description="The enterprise account that orders.")
-    async def account(self, info: Info) -> Account:
-        row = await info.context.loaders.account.load(self.row.account_id)
-        assert row is not None
-        return Account.of(row)
+    def account(self, info: Info) -> Account:
+        return now_or_later(info.context.loaders.account.load(self.row.account_id), _account)
 
     @strawberry.field(description="The products and quantities ordered, in the order given.")
-    async def lines(self, info: Info) -> list[PurchaseOrderLine]:
-        rows = await info.context.loaders.lines.load(self.row.id)
-        return [
-            PurchaseOrderLine(
-                row=r,
-                po_status=self.row.status,
-                id=strawberry.ID(encode_id("PurchaseOrderLine", r.id)),
-                quantity=r.quantity,
-            )
-            for r in rows
-        ]
+    def lines(self, info: Info) -> list[PurchaseOrderLine]:
+        status = self.row.status
+
+        def wrap(rows: list[models.PurchaseOrderLine]) -> list[PurchaseOrderLine]:
+            return [
+                PurchaseOrderLine(
+                    row=r,
+                    po_status=status,
+                    id=strawberry.ID(encode_id("PurchaseOrderLine", r.id)),
+                    quantity=r.quantity,
+                )
+                for r in rows
+            ]
+
+        return now_or_later(info.context.loaders.lines.load(self.row.id), wrap)
 
     @strawberry.field(description="Where to deliver; null until given (required to submit).")
     def shipping_address(self) -> ShippingAddress | None:
@@ -425,16 +466,17 @@ class PurchaseOrder(Node):
     @strawberry.field(
         description="The sum of the lines; null without lines or when their currencies differ."
     )
-    async def total(self, info: Info) -> Money | None:
+    def total(self, info: Info) -> Money | None:
+        rows = loaded(info.context.loaders.lines.load(self.row.id))
+        if rows is not None:
+            prices = [_line_price_now(info, r) for r in rows]
+            if all(p is not None for p in prices):
+                return _total(rows, cast(list[tuple[Decimal, str]], prices))
+        return cast(Money | None, self._total_later(info))
+
+    async def _total_later(self, info: Info) -> Money | None:
         rows = await info.context.loaders.lines.load(self.row.id)
-        if not rows:
-            return None
-        prices = [await _line_price(info, r) for r in rows]
-        currencies = {currency for _, currency in prices}
-        if len(currencies) != 1:
-            return None
-        amount = sum((p * r.quantity for (p, _), r in zip(prices, rows, strict=True)), Decimal(0))
-        return Money.of(amount, currencies.pop())
+        return _total(rows, [await _line_price(info, r) for r in rows])
 
     @strawberry.field(description="Carrier and tracking number; null until shipped.")
     def shipping(self) -> Shipping | None:
@@ -448,12 +490,12 @@ class PurchaseOrder(Node):
     @strawberry.field(
         description="Every status change, oldest first: the PO's own and its sales orders'."
     )
-    async def status_history(self, info: Info) -> list[StatusChange]:
-        return [StatusChange.of(e) for e in await info.context.loaders.history.load(self.row.id)]
+    def status_history(self, info: Info) -> list[StatusChange]:
+        return now_or_later(info.context.loaders.history.load(self.row.id), _changes)
 
     @strawberry.field(description="The warehouse sales orders that fulfil this PO.")
-    async def sales_orders(self, info: Info) -> list[SalesOrder]:
-        return [SalesOrder.of(r) for r in await info.context.loaders.sales_orders.load(self.row.id)]
+    def sales_orders(self, info: Info) -> list[SalesOrder]:
+        return now_or_later(info.context.loaders.sales_orders.load(self.row.id), _sales_orders)
 
     @strawberry.field(description="What the current viewer may do with this PO now.")
     async def available_actions(self, info: Info) -> list[model.PurchaseOrderAction]:
@@ -643,3 +685,11 @@ def connection(
         ),
         total_count=total,
     )
+
+
+def _changes(rows: list[models.StatusEvent]) -> list[StatusChange]:
+    return [StatusChange.of(e) for e in rows]
+
+
+def _sales_orders(rows: list[models.SalesOrder]) -> list[SalesOrder]:
+    return [SalesOrder.of(r) for r in rows]
