@@ -109,6 +109,7 @@ class RunningServer:
             sys.executable, "-m", "uvicorn", self.spec.app, "--factory",
             "--host", "127.0.0.1", "--port", str(self.port),
             "--loop", "uvloop", "--http", "httptools", "--no-access-log",
+            "--ws", "websockets-sansio", "--ws-per-message-deflate", "false",
             "--log-level", "warning", "--backlog", "4096",
         ]  # fmt: skip
 

@@ -675,6 +675,8 @@ class Server:
                     str(self.port),
                     "--ws",
                     "websockets-sansio",
+                    "--ws-per-message-deflate",
+                    "false",  # as `simgql serve` runs
                     "--backlog",
                     "8192",
                     "--log-level",

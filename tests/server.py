@@ -83,6 +83,8 @@ def running_server(tmp: Path, **env: str) -> Iterator[ServerProcess]:
                 str(port),
                 "--ws",
                 "websockets-sansio",
+                "--ws-per-message-deflate",
+                "false",
                 "--log-level",
                 "warning",
             ],

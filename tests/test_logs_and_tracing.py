@@ -212,3 +212,13 @@ def test_the_console_mode_installs_an_sdk_provider() -> None:
 
     assert isinstance(tracing.tracer_provider_for("console"), TracerProvider)
     assert tracing.tracer_provider_for("auto") is None
+
+
+def test_auto_traces_only_into_a_provider_the_process_has(monkeypatch: pytest.MonkeyPatch) -> None:
+    from opentelemetry import trace
+
+    from simgql import tracing
+
+    assert tracing.tracing_extensions("auto") == []  # the API's default: nowhere to send
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: TracerProvider())
+    assert len(tracing.tracing_extensions("auto")) == 1

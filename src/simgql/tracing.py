@@ -6,9 +6,9 @@ Attributes name the operation, its type and outcome, the request id and the call
 never the document, variables or token, which may hold customer data.
 
 `SIMGQL_TRACING`:
-- `auto` (default): trace when `opentelemetry-api` is installed, into whatever tracer
-  provider the process has (e.g. set up by `opentelemetry-instrument`); without one the
-  API's no-op provider makes this nearly free;
+- `auto` (default): trace when `opentelemetry-api` is installed and the process has a
+  tracer provider when the app is created (e.g. set up by `opentelemetry-instrument`);
+  otherwise nothing is added, so an untraced server pays nothing per operation;
 - `console`: install the SDK's provider printing spans to stdout (needs `opentelemetry-sdk`);
 - `otlp`: install the SDK's provider exporting over OTLP/HTTP to the endpoint of the
   standard `OTEL_EXPORTER_OTLP_*` variables (needs `opentelemetry-exporter-otlp-proto-http`);
@@ -136,4 +136,15 @@ def tracing_extensions(mode: str, provider: Any = None) -> list[type[SchemaExten
         if mode != "auto":
             raise RuntimeError(f"SIMGQL_TRACING={mode} needs the opentelemetry packages")
         return []
-    return [extension(provider if provider is not None else tracer_provider_for(mode))]
+    chosen = provider if provider is not None else tracer_provider_for(mode)
+    if chosen is None and not _global_provider_set():
+        return []  # `auto` with nowhere to send spans: no per-operation cost at all
+    return [extension(chosen)]
+
+
+def _global_provider_set() -> bool:
+    """Whether the process has a real tracer provider (the API's default is a no-op proxy)."""
+    from opentelemetry import trace
+
+    provider = trace.get_tracer_provider()
+    return type(provider).__name__ not in ("ProxyTracerProvider", "NoOpTracerProvider")

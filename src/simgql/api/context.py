@@ -25,15 +25,24 @@ class Context:
     settings: Settings
     viewer_or_error: Viewer | DomainError
     expires_at: dt.datetime | None = None
-    loaders: Loaders = field(init=False)
     request: Any = None
     hub: EventHub | None = None
     jobs: SalesOrderJob | None = None
     metrics: Metrics | None = None
     connection_params: dict[str, Any] | None = None
+    _loaders: Loaders | None = field(default=None, init=False, repr=False)
 
-    def __post_init__(self) -> None:
-        self.loaders = Loaders(self.db)
+    @property
+    def loaders(self) -> Loaders:
+        """This operation's loaders, made on first use: a WebSocket's context, held for the
+        connection's whole life, never needs its own (events bring shared ones)."""
+        if self._loaders is None:
+            self._loaders = Loaders(self.db)
+        return self._loaders
+
+    @loaders.setter
+    def loaders(self, value: Loaders) -> None:
+        self._loaders = value
 
     async def committed(self, events: list[StatusEvent]) -> None:
         """After a commit: publish its events, and wake the job when orders wait for it."""

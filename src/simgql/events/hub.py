@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import collections
 import contextlib
 import datetime as dt
 import logging
@@ -77,8 +78,15 @@ class SubscriberOverflow(Exception):
 
 @dataclass(eq=False)
 class Subscriber:
+    """One subscription's place in the fan-out: its filter, a bounded backlog, a wake-up.
+
+    The backlog is a plain deque with a limit (an `asyncio.Queue` costs three deques and
+    their bookkeeping per subscriber; only the hub puts and only the subscriber takes).
+    """
+
     filter: EventFilter
-    queue: asyncio.Queue[StatusEvent]
+    limit: int
+    queue: collections.deque[StatusEvent] = field(default_factory=collections.deque)
     overflowed: bool = False
     expires_at: dt.datetime | None = None
     expired: bool = False
@@ -193,11 +201,11 @@ class EventHub:
         for sub in list(self.subscribers):
             if sub.overflowed or not sub.filter.matches(event):
                 continue
-            try:
-                sub.queue.put_nowait(event)
-            except asyncio.QueueFull:
+            if len(sub.queue) >= sub.limit:
                 sub.overflowed = True
                 self.subscribers.discard(sub)
+            else:
+                sub.queue.append(event)
             sub.wake.set()
 
     async def _expire(self) -> None:
@@ -239,7 +247,7 @@ class EventHub:
         Without `after`, only events that commit from now on. Raises `SubscriptionExpired`
         once `expires_at` has passed while waiting (the caller checks it before delivering).
         """
-        sub = Subscriber(flt, asyncio.Queue(self.queue_size), expires_at=expires_at)
+        sub = Subscriber(flt, self.queue_size, expires_at=expires_at)
         # Register before replaying, so nothing that commits during the replay is missed;
         # events seen in both are told apart by id.
         self.subscribers.add(sub)
@@ -267,7 +275,7 @@ class EventHub:
                     if len(batch) < REPLAY_BATCH:
                         break
             while True:
-                if sub.queue.empty():
+                if not sub.queue:
                     if sub.overflowed:
                         raise SubscriberOverflow(last)
                     if sub.expired:
@@ -275,7 +283,7 @@ class EventHub:
                     sub.wake.clear()
                     await sub.wake.wait()
                     continue
-                event = sub.queue.get_nowait()
+                event = sub.queue.popleft()
                 if event.id <= last:
                     continue
                 yield event
