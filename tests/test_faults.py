@@ -814,7 +814,14 @@ async def test_graceful_shutdown_drains_requests_and_closes_sockets(
         rows = [await make_po(db, tenant, S.SUBMITTED) for _ in range(IN_FLIGHT + 1)]
         pos = [gid(po) for po in rows]
         start = await latest_event(db, tenant)
-        env = {"database_url": postgres_url, "jwt_secret": SECRET, "rate_limit_enabled": "false"}
+        # The sales order job is not under test here, and on the shared database it would
+        # work on other tests' orders and take locks of its own while the accepts wait.
+        env = {
+            "database_url": postgres_url,
+            "jwt_secret": SECRET,
+            "rate_limit_enabled": "false",
+            "sales_order_job": "off",
+        }
         with running_server(tmp_path, **env) as server:
             base = f"http://127.0.0.1:{server.port}"
             sockets = [
