@@ -121,6 +121,8 @@ class EventHub:
         self.position = 0
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._to_mark: set[int] = set()
+        self._marking: asyncio.Task[None] | None = None
 
     @property
     def subscriber_count(self) -> int:
@@ -153,6 +155,9 @@ class EventHub:
         ]
 
     async def stop(self) -> None:
+        if self._marking is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._marking), 2)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -161,18 +166,33 @@ class EventHub:
         await self.bus.stop()
 
     async def published(self, events: Sequence[StatusEvent]) -> None:
-        """Called after a commit: tell every process, mark the events as published."""
+        """Called after a commit: tell every process; the events are marked published soon.
+
+        The mark only keeps the relay from publishing them again, and a second wake-up is
+        harmless, so the caller (a mutation about to answer) does not wait for that write:
+        marks are gathered and written in one transaction in the background.
+        """
         if not events:
             return
         self.wake()
         try:
             if await self.bus.publish(str(max(e.id for e in events))):
-                async with self.db.write() as session:
-                    await event_repo.mark_published(
-                        session, ids=[e.id for e in events], at=dt.datetime.now(dt.UTC)
-                    )
+                self._to_mark.update(e.id for e in events)
+                if self._marking is None or self._marking.done():
+                    self._marking = asyncio.create_task(self._mark(), name="simgql-hub-mark")
         except Exception as exc:  # the change is committed; the relay publishes it later
-            log_failure("marking events as published", exc)
+            log_failure("publishing events", exc)
+
+    async def _mark(self) -> None:
+        """Write the published marks gathered so far, in one transaction per round."""
+        while self._to_mark:
+            ids, self._to_mark = sorted(self._to_mark), set()
+            try:
+                async with self.db.write() as session:
+                    await event_repo.mark_published(session, ids=ids, at=dt.datetime.now(dt.UTC))
+            except Exception as exc:  # the relay publishes them again: a spare wake-up
+                log_failure("marking events as published", exc)
+                return
 
     async def _follow(self) -> None:
         while True:
