@@ -855,7 +855,7 @@ async def test_graceful_shutdown_drains_requests_and_closes_sockets(
                     for i in range(IN_FLIGHT)
                 ]
                 waiting = 0
-                for _ in range(400):  # until every accept waits for the row lock
+                for _ in range(100):  # until every accept waits for the row lock
                     waiting = await lock.fetchval(
                         "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
                         " AND datname = current_database()"

@@ -42,7 +42,6 @@ from simgql.api.demo_view import demo_routes
 from simgql.api.encoding import ResponseEncoder
 from simgql.api.graphiql import graphiql_response, static_mount
 from simgql.api.limits import QueryLimits, request_cost
-from simgql.api.loaders import LeasedSessions
 from simgql.api.rate_limit import RateLimiter, make_limiter
 from simgql.api.schema import build_schema
 from simgql.api.security import check_production, install_log_redaction, security_middleware
@@ -185,10 +184,6 @@ class GraphQLApp(GraphQL[Context, None]):
         if refusal is not None:
             return refusal
         limit = self.settings.execution_timeout_seconds
-        context = kwargs.get("context", args[3] if len(args) > 3 else None)
-        querying = isinstance(request_data, GraphQLRequestData) and is_query(request_data)
-        if isinstance(context, Context) and querying:
-            context.sessions = LeasedSessions(self.db)
         try:
             async with asyncio.timeout(limit):
                 return await super().execute_operation(*args, **kwargs)
@@ -198,10 +193,6 @@ class GraphQLApp(GraphQL[Context, None]):
                 extensions={"code": "QUERY_TOO_COMPLEX", "kind": "time", "limit": limit},
             )
             return ExecutionResult(data=None, errors=[error])
-        finally:
-            sessions = getattr(context, "sessions", None)
-            if sessions is not None:
-                await sessions.close()
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """Authenticate a WebSocket from `connection_init`'s `authorization` (or the header)."""
@@ -369,17 +360,6 @@ def _operations(query: str) -> tuple[tuple[str | None, OperationType], ...] | No
         for d in document.definitions
         if isinstance(d, OperationDefinitionNode)
     )
-
-
-def is_query(request: GraphQLRequestData) -> bool:
-    """Whether the request runs a query (reads only, never waits for a write connection)."""
-    operations = _operations(request.query) if request.query else None
-    chosen = [
-        kind
-        for name, kind in operations or ()
-        if request.operation_name is None or name == request.operation_name
-    ]
-    return chosen == [OperationType.QUERY]
 
 
 def operation_problem(request: GraphQLRequestData) -> str | None:

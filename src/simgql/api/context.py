@@ -8,7 +8,7 @@ from typing import Any
 
 from strawberry.types import Info as StrawberryInfo
 
-from simgql.api.loaders import LeasedSessions, Loaders
+from simgql.api.loaders import Loaders
 from simgql.db.engine import Database
 from simgql.db.models import StatusEvent
 from simgql.domain.errors import DomainError, Unauthenticated
@@ -30,8 +30,6 @@ class Context:
     jobs: SalesOrderJob | None = None
     metrics: Metrics | None = None
     connection_params: dict[str, Any] | None = None
-    # An HTTP operation's sessions, shared by its loaders' batches and closed when it ends.
-    sessions: LeasedSessions | None = None
     _loaders: Loaders | None = field(default=None, init=False, repr=False)
 
     @property
@@ -39,7 +37,7 @@ class Context:
         """This operation's loaders, made on first use: a WebSocket's context, held for the
         connection's whole life, never needs its own (events bring shared ones)."""
         if self._loaders is None:
-            self._loaders = Loaders(self.db, sessions=self.sessions)
+            self._loaders = Loaders(self.db)
         return self._loaders
 
     @loaders.setter

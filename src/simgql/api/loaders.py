@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
 from simgql.db import accounts as account_repo
@@ -55,79 +53,18 @@ class SharedDataLoader(DataLoader[uuid.UUID, Any]):
         return asyncio.shield(super().load(key))
 
 
-class BatchSessions:
-    """Where a batch reads: a session of its own, at most `CONNECTIONS_PER_OPERATION` at once."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-        self.gate = asyncio.Semaphore(CONNECTIONS_PER_OPERATION)
-
-    @contextlib.asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        async with self.gate, self.db.read() as session:
-            yield session
-
-
-class LeasedSessions(BatchSessions):
-    """One session an HTTP query's batches take turns on, closed when the query ends.
-
-    A fresh session per batch costs a pooled connection's checkout ping (three round trips
-    with asyncpg), BEGIN and ROLLBACK around its one statement; an Edit Purchase Order view
-    reads about eleven batches. Here the query keeps one session and hands it from batch to
-    batch. Each batch leaves it empty (`expunge_all`), so a later batch reads current rows, as
-    with a session of its own. Only for queries, and only one: an operation that held a
-    connection while waiting for another (a mutation's write) could deadlock with others
-    doing the same when the pool runs dry. After `close()` (the query answered; a stream may
-    still run), batches fall back to sessions of their own.
-    """
-
-    def __init__(self, db: Database) -> None:
-        super().__init__(db)
-        self.gate = asyncio.Semaphore(1)
-        self._idle: list[AsyncSession] = []
-        self._open: list[AsyncSession] = []
-        self.closed = False
-
-    @contextlib.asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        if self.closed:
-            async with super().session() as session:
-                yield session
-            return
-        async with self.gate:
-            session = self._idle.pop() if self._idle else self._new()
-            try:
-                yield session
-            except BaseException:
-                self._open.remove(session)
-                await session.close()  # a failed session is not handed on
-                raise
-            session.expunge_all()
-            self._idle.append(session)
-
-    def _new(self) -> AsyncSession:
-        session = self.db.session()
-        self._open.append(session)
-        return session
-
-    async def close(self) -> None:
-        self.closed = True
-        sessions, self._open, self._idle = self._open, [], []
-        for session in sessions:
-            await session.close()
-
-
 def _make(
-    sessions: BatchSessions,
+    db: Database,
+    gate: asyncio.Semaphore,
     fetch: BatchFetch,
     default: Any = None,
     *,
     shared: bool = False,
 ) -> DataLoader[uuid.UUID, Any]:
-    """A loader whose batches read through `sessions` (a session is never used by two)."""
+    """A loader whose each batch reads in a session of its own (sessions are not shared)."""
 
     async def load(keys: Sequence[uuid.UUID]) -> list[Any]:
-        async with sessions.session() as session:
+        async with gate, db.read() as session:
             found = await fetch(session, ids=list(keys))
         return [found.get(k, default) for k in keys]
 
@@ -141,13 +78,11 @@ class Loaders:
     (they hold rows, not decisions: what a viewer may see is decided by the resolvers).
     """
 
-    def __init__(
-        self, db: Database, *, shared: bool = False, sessions: BatchSessions | None = None
-    ) -> None:
-        batches = sessions or BatchSessions(db)
+    def __init__(self, db: Database, *, shared: bool = False) -> None:
+        gate = asyncio.Semaphore(CONNECTIONS_PER_OPERATION)
 
         def _loader(fetch: BatchFetch, default: Any = None) -> DataLoader[uuid.UUID, Any]:
-            return _make(batches, fetch, default, shared=shared)
+            return _make(db, gate, fetch, default, shared=shared)
 
         self.account: DataLoader[uuid.UUID, Account | None] = _loader(account_repo.accounts_by_ids)
         self.product: DataLoader[uuid.UUID, Product | None] = _loader(product_repo.products_by_ids)

@@ -64,10 +64,6 @@ class Database:
         async with self._read() as session:
             yield session
 
-    def session(self) -> AsyncSession:
-        """A read session the caller closes (for holders that span several reads)."""
-        return self._read()
-
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A transaction that commits when the block ends normally and rolls back otherwise."""
