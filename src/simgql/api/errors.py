@@ -57,14 +57,13 @@ def shape_error(error: GraphQLError) -> GraphQLError:
                 "limit": int(measured.group(1)) if measured else None,
             },
         )
-    if original is not None and not isinstance(original, GraphQLError):
-        if is_unavailable(original):
-            outages.report(f"operation failed at {error.path or 'start'}", original)
-            return masked(error)
-        if error.path is None and not isinstance(original, ValueError | TypeError):
-            # Not a scalar refusing a client's value: ours, e.g. a subscription's setup.
-            log.error("unexpected error starting an operation", exc_info=original)
-            return masked(error)
+    if (
+        original is not None
+        and not isinstance(original, GraphQLError)
+        and is_unavailable(original)
+    ):
+        outages.report(f"operation failed at {error.path or 'start'}", original)
+        return masked(error)
     if original is None or isinstance(original, GraphQLError) or error.path is None:
         # Parse, validation and variable-coercion errors: the client's request is at fault.
         if error.extensions and "code" in error.extensions:
