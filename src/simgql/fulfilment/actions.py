@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from simgql.db import fulfilment as repo
@@ -427,19 +428,23 @@ async def record_dispatch(
     when = dispatched_at or utcnow()
     if when.tzinfo is None:
         raise BadUserInput.single("dispatchedAt", "must carry a time zone offset")
-    async with db.write() as session:
-        po, so = await _warehouse_order(session, viewer=viewer, sales_order_id=sales_order_id)
-        pending = await apply_dispatch(
-            session,
-            po=po,
-            so=so,
-            items=items,
-            carrier=carrier,
-            tracking_number=tracking_number,
-            dispatched_at=when,
-            actor=viewer.sub,
-        )
-        events = await po_repo.record_events(session, pending)
+    try:
+        async with db.write() as session:
+            po, so = await _warehouse_order(session, viewer=viewer, sales_order_id=sales_order_id)
+            pending = await apply_dispatch(
+                session,
+                po=po,
+                so=so,
+                items=items,
+                carrier=carrier,
+                tracking_number=tracking_number,
+                dispatched_at=when,
+                actor=viewer.sub,
+            )
+            events = await po_repo.record_events(session, pending)
+    except IntegrityError:
+        # The identities were free when checked; a concurrent request took one since.
+        raise Conflict("a SIM identifier was taken by a concurrent request") from None
     return Outcome(po, events)
 
 
