@@ -124,18 +124,23 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+def _succeeded(awaitable: Awaitable[Any]) -> bool:
+    """Whether a load is done and has a value (not cancelled, not failed)."""
+    return (
+        isinstance(awaitable, asyncio.Future)
+        and awaitable.done()
+        and not awaitable.cancelled()
+        and awaitable.exception() is None
+    )
+
+
 def loaded(awaitable: Awaitable[T]) -> T | None:
     """The value of a load that is already done (prefetched, or read for a sibling), else None.
 
     Only for loaders whose values are never None themselves (lists, found rows).
     """
-    if (
-        isinstance(awaitable, asyncio.Future)
-        and awaitable.done()
-        and not awaitable.cancelled()
-        and awaitable.exception() is None
-    ):
-        return awaitable.result()  # type: ignore[no-any-return]
+    if _succeeded(awaitable):
+        return cast(asyncio.Future[T], awaitable).result()
     return None
 
 
@@ -147,13 +152,8 @@ def now_or_later(awaitable: Awaitable[T], then: Callable[[T], R]) -> R:
     coroutine, a task and a trip through the event loop per field, which is most of what a
     field costs. The declared type is the value's, as the schema needs it.
     """
-    if (
-        isinstance(awaitable, asyncio.Future)
-        and awaitable.done()
-        and not awaitable.cancelled()
-        and awaitable.exception() is None
-    ):
-        return then(awaitable.result())
+    if _succeeded(awaitable):
+        return then(cast(asyncio.Future[T], awaitable).result())
 
     async def later() -> R:
         return then(await awaitable)

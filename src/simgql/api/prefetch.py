@@ -17,6 +17,7 @@ from typing import Any
 from strawberry.types.nodes import SelectedField
 
 from simgql.api.context import Info
+from simgql.api.loaders import loaded
 from simgql.db import models
 
 _NEED_LINES = {"lines", "total"}
@@ -59,7 +60,7 @@ async def prefetch(info: Info, rows: Sequence[models.PurchaseOrder], path: Seque
     every_product = bool(line_fields & {"product"})
     wanted: set[Any] = set()
     for row in rows:
-        for line in loaders_lines_result(loaders, row):
+        for line in loaded(loaders.lines.load(row.id)) or []:
             if every_product or (
                 (line_fields & _LINE_NEEDS_PRODUCT or "total" in fields)
                 and (line.unit_price is None or line.currency is None)
@@ -68,7 +69,3 @@ async def prefetch(info: Info, rows: Sequence[models.PurchaseOrder], path: Seque
     if wanted:
         await loaders.product.load_many(list(wanted))
 
-
-def loaders_lines_result(loaders: Any, row: models.PurchaseOrder) -> list[models.PurchaseOrderLine]:
-    future = loaders.lines.load(row.id)
-    return list(future.result()) if future.done() else []
