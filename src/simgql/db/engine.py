@@ -10,13 +10,14 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool, PoolProxiedConnection
 
 from simgql.settings import normalise_database_url
 
@@ -39,6 +40,25 @@ def _sqlite_pragmas(engine: AsyncEngine, *, immediate: bool) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def _skip_closed_connections(engine: AsyncEngine) -> None:
+    """A pooled connection whose socket the server closed is replaced when checked out.
+
+    This is what `pool_pre_ping` is for, at no cost: the ping is a round trip per checkout
+    (three with asyncpg outside a transaction), while a connection the server dropped
+    (restart, crash, idle timeout) is already known closed to the driver. A connection lost
+    without the socket closing fails its statement, and SQLAlchemy then invalidates it and
+    every pooled connection older than it.
+    """
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(
+        dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry, _proxy: PoolProxiedConnection
+    ) -> None:
+        driver = getattr(dbapi_conn, "driver_connection", None)
+        if driver is not None and driver.is_closed():
+            raise sa_exc.DisconnectionError("the server closed this connection")
+
+
 class Database:
     """Owns the engines. `read()` gives a session for queries, `write()` a unit of work."""
 
@@ -52,10 +72,13 @@ class Database:
             _sqlite_pragmas(self.engine, immediate=False)
             _sqlite_pragmas(self.write_engine, immediate=True)
         else:
-            self.engine = create_async_engine(
-                self.url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            self.write_engine = create_async_engine(
+                self.url, echo=echo, pool_size=pool_size, max_overflow=pool_size
             )
-            self.write_engine = self.engine
+            _skip_closed_connections(self.write_engine)
+            # Reads share the pool, without a transaction: a read is one statement, which
+            # sees the rows committed when it starts, BEGIN or not.
+            self.engine = self.write_engine.execution_options(isolation_level="AUTOCOMMIT")
         self._read = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write = async_sessionmaker(self.write_engine, expire_on_commit=False)
 
@@ -71,9 +94,9 @@ class Database:
             yield session
 
     async def dispose(self) -> None:
-        await self.engine.dispose()
-        if self.write_engine is not self.engine:
-            await self.write_engine.dispose()
+        await self.write_engine.dispose()
+        if self.engine.pool is not self.write_engine.pool:
+            await self.engine.dispose()
 
 
 class OutageLog:
