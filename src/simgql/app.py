@@ -90,6 +90,7 @@ class GraphQLApp(GraphQL[Context, None]):
             max_tokens=settings.max_query_tokens,
             introspection=settings.introspection,
             extra_extensions=tracing_extensions(settings.tracing, tracer_provider),
+            compiled=settings.compiled_execution,
         )
         self.graphql_schema = strawberry_schema._schema
         super().__init__(

@@ -107,6 +107,10 @@ DESCRIPTIONS: dict[str, str] = {
     "execution_timeout_seconds": (
         "longest an HTTP operation may run before it is stopped (`QUERY_TOO_COMPLEX`)"
     ),
+    "compiled_execution": (
+        "run queries through compiled plans (same answers, less CPU); `false`: always the "
+        "standard executor"
+    ),
     "rate_limit_enabled": "whether each caller's operations are rate limited by their cost",
     "rate_limit_per_second": "cost units a caller's bucket refills per second",
     "rate_limit_burst": "cost units a caller's bucket holds when full",

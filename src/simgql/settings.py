@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     introspection: bool = True
     max_body_bytes: int = 1_000_000
     execution_timeout_seconds: float = 30.0
+    # Queries run through compiled plans when they can (simgql.api.compiled); off: always
+    # the standard graphql-core executor. The answers are the same either way.
+    compiled_execution: bool = True
     rate_limit_enabled: bool = True
     rate_limit_per_second: float = 5_000.0
     rate_limit_burst: float = 200_000.0

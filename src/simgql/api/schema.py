@@ -12,11 +12,11 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from simgql.api import enums  # noqa: F401 - describes the domain's enums before the build
+from simgql.api.compiled import CompiledOperations, executor_class
 from simgql.api.context import Info
 from simgql.api.errors import ErrorShaping
 from simgql.api.fulfilment_queries import FulfilmentQueries
 from simgql.api.limits import QueryLimits, limit_queries
-from simgql.api.multiplex import SharedEventExecutor
 from simgql.api.mutations.admin import AdminMutations, Configuration, load_configuration
 from simgql.api.mutations.fulfilment import FulfilmentMutations
 from simgql.api.mutations.purchase_orders import PurchaseOrderMutations
@@ -61,8 +61,12 @@ def build_schema(
     max_tokens: int = 5000,
     introspection: bool = True,
     extra_extensions: Sequence[Any] = (),
+    compiled: bool = True,
 ) -> strawberry.Schema:
-    """The schema with its protective extensions; the limits come from the settings."""
+    """The schema with its protective extensions; the limits come from the settings.
+
+    `compiled`: queries run through compiled plans (`simgql.api.compiled`) when they can.
+    """
     extensions: list[Any] = [
         *extra_extensions,  # outermost: they see the result as the client will
         RecordMetrics,
@@ -78,7 +82,7 @@ def build_schema(
         types=[Account, Product, PurchaseOrder, Sim, SalesOrder, Warehouse],
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
-        execution_context_class=SharedEventExecutor,
+        execution_context_class=executor_class(CompiledOperations() if compiled else None),
     )
 
 
