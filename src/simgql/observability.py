@@ -45,6 +45,13 @@ class Metrics:
             "Executions of subscription events; identical subscriptions share one per event",
             registry=self.registry,
         )
+        self.query_executions = Counter(
+            "simgql_query_executions",
+            "Query executions by path: compiled, fallback (compiled run abandoned, answered by "
+            "the standard executor) or standard (document not compilable)",
+            ["path"],
+            registry=self.registry,
+        )
         self.websockets = Gauge(
             "simgql_websocket_connections", "Open WebSocket connections", registry=self.registry
         )

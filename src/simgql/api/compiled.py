@@ -507,8 +507,11 @@ class CompilingExecutor(SharedEventExecutor):
 
     def execute_operation(self, serially: bool | None = None) -> Any:
         plans = self.plans
-        plan = plans.plan_for(self) if plans is not None else None
-        if plans is None or plan is None:
+        if plans is None or self.operation.operation is not OperationType.QUERY:
+            return super().execute_operation(serially)
+        plan = plans.plan_for(self)
+        if plan is None:
+            self._count_query("standard")
             return super().execute_operation(serially)
         return self._compiled(plans, plan, serially)
 
@@ -517,11 +520,18 @@ class CompilingExecutor(SharedEventExecutor):
     ) -> Any:
         data = await plans.execute(plan, self)
         if data is not None:
+            self._count_query("compiled")
             return self.finish(self.build_response(data))
+        self._count_query("fallback")
         result = super().execute_operation(serially)
         if _is_awaitable(result):
             result = await result
         return result
+
+    def _count_query(self, path: str) -> None:
+        metrics = getattr(self.context_value, "metrics", None)
+        if metrics is not None:
+            metrics.query_executions.labels(path).inc()
 
 
 def executor_class(plans: CompiledOperations | None) -> type[CompilingExecutor]:
