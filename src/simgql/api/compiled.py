@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import logging
 import operator
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -60,6 +61,8 @@ from simgql.api.multiplex import SharedEventExecutor
 Completer = Callable[[Any, "Run", Path | None], Any]
 # A resolver of one field: (parent object, run, parent path) -> value or awaitable.
 Resolver = Callable[[Any, "Run", Path | None], Any]
+
+log = logging.getLogger("simgql.compiled")
 
 STRAWBERRY_FIELD = "strawberry-definition"
 CACHE_SIZE = 500
@@ -484,7 +487,10 @@ class CompiledOperations:
             return None
         try:
             return CompiledOperation(_Compiler(executor).operation())
-        except (NotCompilable, RecursionError):
+        except NotCompilable:
+            return None
+        except Exception:  # a surprise while compiling: the standard executor still answers
+            log.warning("could not compile an operation; it runs uncompiled", exc_info=True)
             return None
 
     async def execute(self, plan: CompiledOperation, executor: Any) -> dict[str, Any] | None:
@@ -523,6 +529,12 @@ class CompilingExecutor(SharedEventExecutor):
             self._count_query("compiled")
             return self.finish(self.build_response(data))
         self._count_query("fallback")
+        # The standard executor starts from scratch, as it would have: with what the
+        # abandoned run loaded at hand, fields that would wait for a read answer at once,
+        # and which of two failing fields fails first (and is reported) could differ.
+        forget = getattr(self.context_value, "forget_loaders", None)
+        if forget is not None:
+            forget()
         result = super().execute_operation(serially)
         if _is_awaitable(result):
             result = await result

@@ -44,6 +44,10 @@ class Context:
     def loaders(self, value: Loaders) -> None:
         self._loaders = value
 
+    def forget_loaders(self) -> None:
+        """Start over with empty loaders (what an abandoned attempt loaded is not reused)."""
+        self._loaders = None
+
     async def committed(self, events: list[StatusEvent]) -> None:
         """After a commit: publish its events, and wake the job when orders wait for it."""
         if self.hub is not None:
