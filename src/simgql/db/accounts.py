@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from simgql.db.models import Account, CatalogueEntry, Product, ProductAssignment
@@ -23,14 +23,19 @@ async def get_account(session: AsyncSession, *, account_id: uuid.UUID) -> Accoun
     return await session.get(Account, account_id)
 
 
+# Built once (see `purchase_orders`): the token check reads the account on every request.
+_ACCOUNT_BY_CODE = select(Account).where(Account.code == bindparam("code"))
+_ACCOUNTS_BY_IDS = select(Account).where(Account.id.in_(bindparam("ids", expanding=True)))
+
+
 async def get_account_by_code(session: AsyncSession, *, code: str) -> Account | None:
-    return (await session.execute(select(Account).where(Account.code == code))).scalar_one_or_none()
+    return (await session.execute(_ACCOUNT_BY_CODE, {"code": code})).scalar_one_or_none()
 
 
 async def accounts_by_ids(
     session: AsyncSession, *, ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, Account]:
-    rows = (await session.execute(select(Account).where(Account.id.in_(ids)))).scalars()
+    rows = (await session.execute(_ACCOUNTS_BY_IDS, {"ids": list(ids)})).scalars()
     return {r.id: r for r in rows}
 
 

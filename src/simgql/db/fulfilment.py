@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from simgql.db.models import (
@@ -53,10 +53,25 @@ async def get_warehouse_by_code(session: AsyncSession, *, code: str) -> Warehous
     ).scalar_one_or_none()
 
 
+# The loaders' statements, built once (see `purchase_orders`).
+_WAREHOUSES_BY_IDS = select(Warehouse).where(Warehouse.id.in_(bindparam("ids", expanding=True)))
+_SALES_ORDERS_BY_PO_IDS = (
+    select(SalesOrder)
+    .where(SalesOrder.purchase_order_id.in_(bindparam("ids", expanding=True)))
+    .order_by(SalesOrder.created_at, SalesOrder.id)
+)
+_SALES_ORDERS_BY_IDS = select(SalesOrder).where(SalesOrder.id.in_(bindparam("ids", expanding=True)))
+_LINES_BY_SALES_ORDER_IDS = (
+    select(SalesOrderLine)
+    .where(SalesOrderLine.sales_order_id.in_(bindparam("ids", expanding=True)))
+    .order_by(SalesOrderLine.sales_order_id, SalesOrderLine.id)
+)
+
+
 async def warehouses_by_ids(
     session: AsyncSession, *, ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, Warehouse]:
-    rows = (await session.execute(select(Warehouse).where(Warehouse.id.in_(ids)))).scalars()
+    rows = (await session.execute(_WAREHOUSES_BY_IDS, {"ids": list(ids)})).scalars()
     return {r.id: r for r in rows}
 
 
@@ -85,13 +100,7 @@ async def sales_orders_of(
 async def sales_orders_by_po_ids(
     session: AsyncSession, *, ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, list[SalesOrder]]:
-    rows = (
-        await session.execute(
-            select(SalesOrder)
-            .where(SalesOrder.purchase_order_id.in_(ids))
-            .order_by(SalesOrder.created_at, SalesOrder.id)
-        )
-    ).scalars()
+    rows = (await session.execute(_SALES_ORDERS_BY_PO_IDS, {"ids": list(ids)})).scalars()
     out: dict[uuid.UUID, list[SalesOrder]] = {i: [] for i in ids}
     for r in rows:
         out[r.purchase_order_id].append(r)
@@ -101,20 +110,14 @@ async def sales_orders_by_po_ids(
 async def sales_orders_by_ids(
     session: AsyncSession, *, ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, SalesOrder]:
-    rows = (await session.execute(select(SalesOrder).where(SalesOrder.id.in_(ids)))).scalars()
+    rows = (await session.execute(_SALES_ORDERS_BY_IDS, {"ids": list(ids)})).scalars()
     return {r.id: r for r in rows}
 
 
 async def lines_by_sales_order_ids(
     session: AsyncSession, *, ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, list[SalesOrderLine]]:
-    rows = (
-        await session.execute(
-            select(SalesOrderLine)
-            .where(SalesOrderLine.sales_order_id.in_(ids))
-            .order_by(SalesOrderLine.sales_order_id, SalesOrderLine.id)
-        )
-    ).scalars()
+    rows = (await session.execute(_LINES_BY_SALES_ORDER_IDS, {"ids": list(ids)})).scalars()
     out: dict[uuid.UUID, list[SalesOrderLine]] = {i: [] for i in ids}
     for r in rows:
         out[r.sales_order_id].append(r)

@@ -5,16 +5,19 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from simgql.db.models import Product, ProductAssignment
+
+# Built once (see `purchase_orders`).
+_PRODUCTS_BY_IDS = select(Product).where(Product.id.in_(bindparam("ids", expanding=True)))
 
 
 async def products_by_ids(
     session: AsyncSession, *, ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, Product]:
-    rows = (await session.execute(select(Product).where(Product.id.in_(ids)))).scalars()
+    rows = (await session.execute(_PRODUCTS_BY_IDS, {"ids": list(ids)})).scalars()
     return {r.id: r for r in rows}
 
 

@@ -6,8 +6,9 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Select, case, func, select, text, update
+from sqlalchemy import Select, bindparam, case, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from simgql.db.models import (
@@ -71,23 +72,69 @@ async def find_by_idempotency_key(
     ).scalar_one_or_none()
 
 
+# The loaders' statements, built once: a statement object remembers its cache key, and
+# building one per call (column coercion, cache key) costs about as much as running it.
+_PURCHASE_ORDERS_BY_IDS = select(PurchaseOrder).where(
+    PurchaseOrder.id.in_(bindparam("ids", expanding=True))
+)
+_LINES_BY_PO_IDS = (
+    select(PurchaseOrderLine)
+    .where(PurchaseOrderLine.purchase_order_id.in_(bindparam("ids", expanding=True)))
+    .order_by(PurchaseOrderLine.purchase_order_id, PurchaseOrderLine.position)
+)
+_SIMS_BY_LINE_IDS = (
+    select(Sim)
+    .where(Sim.line_id.in_(bindparam("ids", expanding=True)))
+    .order_by(Sim.line_id, Sim.iccid)
+)
+_SIM_COUNTS_BY_LINE_IDS = (
+    select(Sim.line_id, func.count())
+    .where(Sim.line_id.in_(bindparam("ids", expanding=True)))
+    .group_by(Sim.line_id)
+)
+_EVENTS_BY_PO_IDS = (
+    select(StatusEvent)
+    .where(StatusEvent.purchase_order_id.in_(bindparam("ids", expanding=True)))
+    .order_by(StatusEvent.purchase_order_id, StatusEvent.id)
+)
+
+
+def _assignment_statement() -> Select[uuid.UUID, int, Any, Any]:
+    lines = (
+        select(
+            PurchaseOrderLine.purchase_order_id.label("po_id"),
+            PurchaseOrderLine.quantity.label("quantity"),
+            select(func.count())
+            .where(Sim.line_id == PurchaseOrderLine.id)
+            .correlate(PurchaseOrderLine)
+            .scalar_subquery()
+            .label("n"),
+        )
+        .where(PurchaseOrderLine.purchase_order_id.in_(bindparam("ids", expanding=True)))
+        .subquery()
+    )
+    return select(
+        lines.c.po_id,
+        func.count(),
+        func.sum(case((lines.c.n >= lines.c.quantity, 1), else_=0)),
+        func.sum(lines.c.n),
+    ).group_by(lines.c.po_id)
+
+
+_ASSIGNMENT_BY_PO_IDS = _assignment_statement()
+
+
 async def purchase_orders_by_ids(
     session: AsyncSession, *, ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, PurchaseOrder]:
-    rows = (await session.execute(select(PurchaseOrder).where(PurchaseOrder.id.in_(ids)))).scalars()
+    rows = (await session.execute(_PURCHASE_ORDERS_BY_IDS, {"ids": list(ids)})).scalars()
     return {r.id: r for r in rows}
 
 
 async def lines_by_po_ids(
     session: AsyncSession, *, ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, list[PurchaseOrderLine]]:
-    rows = (
-        await session.execute(
-            select(PurchaseOrderLine)
-            .where(PurchaseOrderLine.purchase_order_id.in_(ids))
-            .order_by(PurchaseOrderLine.purchase_order_id, PurchaseOrderLine.position)
-        )
-    ).scalars()
+    rows = (await session.execute(_LINES_BY_PO_IDS, {"ids": list(ids)})).scalars()
     out: dict[uuid.UUID, list[PurchaseOrderLine]] = {i: [] for i in ids}
     for r in rows:
         out[r.purchase_order_id].append(r)
@@ -97,11 +144,7 @@ async def lines_by_po_ids(
 async def sims_by_line_ids(
     session: AsyncSession, *, ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, list[Sim]]:
-    rows = (
-        await session.execute(
-            select(Sim).where(Sim.line_id.in_(ids)).order_by(Sim.line_id, Sim.iccid)
-        )
-    ).scalars()
+    rows = (await session.execute(_SIMS_BY_LINE_IDS, {"ids": list(ids)})).scalars()
     out: dict[uuid.UUID, list[Sim]] = {i: [] for i in ids}
     for r in rows:
         out[r.line_id].append(r)
@@ -111,11 +154,7 @@ async def sims_by_line_ids(
 async def sim_counts_by_line_ids(
     session: AsyncSession, *, ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, int]:
-    rows = (
-        await session.execute(
-            select(Sim.line_id, func.count()).where(Sim.line_id.in_(ids)).group_by(Sim.line_id)
-        )
-    ).all()
+    rows = (await session.execute(_SIM_COUNTS_BY_LINE_IDS, {"ids": list(ids)})).all()
     counts = dict.fromkeys(ids, 0)
     counts.update({line_id: int(n) for line_id, n in rows})
     return counts
@@ -137,29 +176,7 @@ async def assignment_by_po_ids(
     The SIMs are counted per line of these POs only (through the `sims.line_id` index); a
     grouped count over all SIMs, joined afterwards, reads the whole table on every call.
     """
-    lines = (
-        select(
-            PurchaseOrderLine.purchase_order_id.label("po_id"),
-            PurchaseOrderLine.quantity.label("quantity"),
-            select(func.count())
-            .where(Sim.line_id == PurchaseOrderLine.id)
-            .correlate(PurchaseOrderLine)
-            .scalar_subquery()
-            .label("n"),
-        )
-        .where(PurchaseOrderLine.purchase_order_id.in_(ids))
-        .subquery()
-    )
-    rows = (
-        await session.execute(
-            select(
-                lines.c.po_id,
-                func.count(),
-                func.sum(case((lines.c.n >= lines.c.quantity, 1), else_=0)),
-                func.sum(lines.c.n),
-            ).group_by(lines.c.po_id)
-        )
-    ).all()
+    rows = (await session.execute(_ASSIGNMENT_BY_PO_IDS, {"ids": list(ids)})).all()
     out = dict.fromkeys(ids, Assignment())
     for po_id, total, complete, sims in rows:
         out[po_id] = Assignment(complete=total > 0 and total == complete, started=sims > 0)
@@ -169,13 +186,7 @@ async def assignment_by_po_ids(
 async def events_by_po_ids(
     session: AsyncSession, *, ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, list[StatusEvent]]:
-    rows = (
-        await session.execute(
-            select(StatusEvent)
-            .where(StatusEvent.purchase_order_id.in_(ids))
-            .order_by(StatusEvent.purchase_order_id, StatusEvent.id)
-        )
-    ).scalars()
+    rows = (await session.execute(_EVENTS_BY_PO_IDS, {"ids": list(ids)})).scalars()
     out: dict[uuid.UUID, list[StatusEvent]] = {i: [] for i in ids}
     for r in rows:
         out[r.purchase_order_id].append(r)
