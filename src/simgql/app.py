@@ -59,6 +59,7 @@ from simgql.events.hub import EventHub
 from simgql.fulfilment.job import SalesOrderJob, load_check
 from simgql.logs import RequestIdMiddleware, configure_logging
 from simgql.observability import Metrics
+from simgql.runtime import tune_garbage_collector
 from simgql.settings import Settings
 from simgql.tracing import tracing_extensions
 
@@ -458,6 +459,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         install_log_redaction([settings.jwt_secret])
+        tune_garbage_collector(settings.gc_gen0_threshold)
         await hub.start()
         await jobs.start()
         try:

@@ -111,6 +111,10 @@ DESCRIPTIONS: dict[str, str] = {
         "run queries through compiled plans (same answers, less CPU); `false`: always the "
         "standard executor"
     ),
+    "gc_gen0_threshold": (
+        "allocations between collections of Python's youngest generation (`0`: Python's "
+        "default, 700); fewer collections, less CPU per request"
+    ),
     "rate_limit_enabled": "whether each caller's operations are rate limited by their cost",
     "rate_limit_per_second": "cost units a caller's bucket refills per second",
     "rate_limit_burst": "cost units a caller's bucket holds when full",

@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     # Queries run through compiled plans when they can (simgql.api.compiled); off: always
     # the standard graphql-core executor. The answers are the same either way.
     compiled_execution: bool = True
+    gc_gen0_threshold: int = Field(default=20_000, ge=0)
     rate_limit_enabled: bool = True
     rate_limit_per_second: float = 5_000.0
     rate_limit_burst: float = 200_000.0
