@@ -73,7 +73,9 @@ DESCRIPTIONS: dict[str, str] = {
         "JSON list of other origins whose pages may call the API (CORS) and open WebSockets "
         "(same-origin pages and non-browser clients always may)"
     ),
-    "db_pool_size": "PostgreSQL connection pool size, and as many overflow connections",
+    "db_pool_size": (
+        "PostgreSQL connections: the pool opens up to twice this many, on demand, and keeps them"
+    ),
     "ws_keep_alive_seconds": "keep-alive / ping interval on WebSockets",
     "ws_connection_init_timeout_seconds": (
         "time a WebSocket client has to send `connection_init` (else closed with 4408)"

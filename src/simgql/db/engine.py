@@ -72,8 +72,11 @@ class Database:
             _sqlite_pragmas(self.engine, immediate=False)
             _sqlite_pragmas(self.write_engine, immediate=True)
         else:
+            # Up to twice `pool_size` connections, opened on demand and then kept: with
+            # overflow connections instead, every few requests under load one was closed
+            # at check-in and another opened (connect, TLS attempt, a backend forked).
             self.write_engine = create_async_engine(
-                self.url, echo=echo, pool_size=pool_size, max_overflow=pool_size
+                self.url, echo=echo, pool_size=2 * pool_size, max_overflow=0
             )
             _skip_closed_connections(self.write_engine)
             # Reads share the pool, without a transaction: a read is one statement, which
