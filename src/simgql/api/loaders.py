@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar, cast
@@ -84,35 +85,39 @@ class Loaders:
         def _loader(fetch: BatchFetch, default: Any = None) -> DataLoader[uuid.UUID, Any]:
             return _make(db, gate, fetch, default, shared=shared)
 
-        self.account: DataLoader[uuid.UUID, Account | None] = _loader(account_repo.accounts_by_ids)
-        self.product: DataLoader[uuid.UUID, Product | None] = _loader(product_repo.products_by_ids)
-        self.purchase_order: DataLoader[uuid.UUID, PurchaseOrder | None] = _loader(
+        def _records(fetch: BatchFetch, default: Any = None) -> DataLoader[uuid.UUID, Any]:
+            """A loader of rows that are only shown: records, not ORM entities (`db.records`)."""
+            return _loader(functools.partial(fetch, lean=True), default)
+
+        self.account: DataLoader[uuid.UUID, Account | None] = _records(account_repo.accounts_by_ids)
+        self.product: DataLoader[uuid.UUID, Product | None] = _records(product_repo.products_by_ids)
+        self.purchase_order: DataLoader[uuid.UUID, PurchaseOrder | None] = _records(
             po_repo.purchase_orders_by_ids
         )
-        self.lines: DataLoader[uuid.UUID, list[PurchaseOrderLine]] = _loader(
+        self.lines: DataLoader[uuid.UUID, list[PurchaseOrderLine]] = _records(
             po_repo.lines_by_po_ids, []
         )
-        self.sims: DataLoader[uuid.UUID, list[Sim]] = _loader(po_repo.sims_by_line_ids, [])
+        self.sims: DataLoader[uuid.UUID, list[Sim]] = _records(po_repo.sims_by_line_ids, [])
         self.sim_count: DataLoader[uuid.UUID, int] = _loader(po_repo.sim_counts_by_line_ids, 0)
         self.assignment: DataLoader[uuid.UUID, po_repo.Assignment] = _loader(
             po_repo.assignment_by_po_ids, po_repo.Assignment()
         )
-        self.history: DataLoader[uuid.UUID, list[StatusEvent]] = _loader(
+        self.history: DataLoader[uuid.UUID, list[StatusEvent]] = _records(
             po_repo.events_by_po_ids, []
         )
         self.catalogue: DataLoader[uuid.UUID, list[CatalogueEntry]] = _loader(
             account_repo.catalogue_entries_by_account_ids, []
         )
-        self.sales_order: DataLoader[uuid.UUID, SalesOrder | None] = _loader(
+        self.sales_order: DataLoader[uuid.UUID, SalesOrder | None] = _records(
             fulfilment_repo.sales_orders_by_ids
         )
-        self.sales_orders: DataLoader[uuid.UUID, list[SalesOrder]] = _loader(
+        self.sales_orders: DataLoader[uuid.UUID, list[SalesOrder]] = _records(
             fulfilment_repo.sales_orders_by_po_ids, []
         )
-        self.sales_order_lines: DataLoader[uuid.UUID, list[SalesOrderLine]] = _loader(
+        self.sales_order_lines: DataLoader[uuid.UUID, list[SalesOrderLine]] = _records(
             fulfilment_repo.lines_by_sales_order_ids, []
         )
-        self.warehouse: DataLoader[uuid.UUID, Warehouse | None] = _loader(
+        self.warehouse: DataLoader[uuid.UUID, Warehouse | None] = _records(
             fulfilment_repo.warehouses_by_ids
         )
         self.assignments: DataLoader[uuid.UUID, list[ProductAssignment]] = _loader(

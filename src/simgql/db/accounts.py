@@ -9,6 +9,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from simgql.db.models import Account, CatalogueEntry, Product, ProductAssignment
+from simgql.db.records import fetch
 from simgql.domain.model import (
     AccountStatus,
     Catalogue,
@@ -33,9 +34,9 @@ async def get_account_by_code(session: AsyncSession, *, code: str) -> Account | 
 
 
 async def accounts_by_ids(
-    session: AsyncSession, *, ids: Sequence[uuid.UUID]
+    session: AsyncSession, *, ids: Sequence[uuid.UUID], lean: bool = False
 ) -> dict[uuid.UUID, Account]:
-    rows = (await session.execute(_ACCOUNTS_BY_IDS, {"ids": list(ids)})).scalars()
+    rows = await fetch(session, _ACCOUNTS_BY_IDS, Account, {"ids": list(ids)}, lean=lean)
     return {r.id: r for r in rows}
 
 

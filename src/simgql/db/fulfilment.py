@@ -17,6 +17,7 @@ from simgql.db.models import (
     Stock,
     Warehouse,
 )
+from simgql.db.records import fetch
 from simgql.domain.fulfilment import StockLevel
 
 
@@ -69,9 +70,9 @@ _LINES_BY_SALES_ORDER_IDS = (
 
 
 async def warehouses_by_ids(
-    session: AsyncSession, *, ids: Sequence[uuid.UUID]
+    session: AsyncSession, *, ids: Sequence[uuid.UUID], lean: bool = False
 ) -> dict[uuid.UUID, Warehouse]:
-    rows = (await session.execute(_WAREHOUSES_BY_IDS, {"ids": list(ids)})).scalars()
+    rows = await fetch(session, _WAREHOUSES_BY_IDS, Warehouse, {"ids": list(ids)}, lean=lean)
     return {r.id: r for r in rows}
 
 
@@ -98,9 +99,9 @@ async def sales_orders_of(
 
 
 async def sales_orders_by_po_ids(
-    session: AsyncSession, *, ids: Sequence[uuid.UUID]
+    session: AsyncSession, *, ids: Sequence[uuid.UUID], lean: bool = False
 ) -> dict[uuid.UUID, list[SalesOrder]]:
-    rows = (await session.execute(_SALES_ORDERS_BY_PO_IDS, {"ids": list(ids)})).scalars()
+    rows = await fetch(session, _SALES_ORDERS_BY_PO_IDS, SalesOrder, {"ids": list(ids)}, lean=lean)
     out: dict[uuid.UUID, list[SalesOrder]] = {i: [] for i in ids}
     for r in rows:
         out[r.purchase_order_id].append(r)
@@ -108,16 +109,18 @@ async def sales_orders_by_po_ids(
 
 
 async def sales_orders_by_ids(
-    session: AsyncSession, *, ids: Sequence[uuid.UUID]
+    session: AsyncSession, *, ids: Sequence[uuid.UUID], lean: bool = False
 ) -> dict[uuid.UUID, SalesOrder]:
-    rows = (await session.execute(_SALES_ORDERS_BY_IDS, {"ids": list(ids)})).scalars()
+    rows = await fetch(session, _SALES_ORDERS_BY_IDS, SalesOrder, {"ids": list(ids)}, lean=lean)
     return {r.id: r for r in rows}
 
 
 async def lines_by_sales_order_ids(
-    session: AsyncSession, *, ids: Sequence[uuid.UUID]
+    session: AsyncSession, *, ids: Sequence[uuid.UUID], lean: bool = False
 ) -> dict[uuid.UUID, list[SalesOrderLine]]:
-    rows = (await session.execute(_LINES_BY_SALES_ORDER_IDS, {"ids": list(ids)})).scalars()
+    rows = await fetch(
+        session, _LINES_BY_SALES_ORDER_IDS, SalesOrderLine, {"ids": list(ids)}, lean=lean
+    )
     out: dict[uuid.UUID, list[SalesOrderLine]] = {i: [] for i in ids}
     for r in rows:
         out[r.sales_order_id].append(r)

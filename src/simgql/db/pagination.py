@@ -15,6 +15,7 @@ from sqlalchemy import Select, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from simgql.db.records import model_of, plain, records
 from simgql.domain.errors import BadUserInput
 
 T = TypeVar("T")
@@ -88,7 +89,10 @@ async def fetch_page(
     first: int | None,
     after: str | None,
 ) -> Page[Any]:
-    """One page of `stmt` (a select of one entity) ordered by `keys`, after a cursor."""
+    """One page of `stmt` (a select of one entity) ordered by `keys`, after a cursor.
+
+    The rows are records (`simgql.db.records`): pages are read to be shown, never changed.
+    """
     size = check_page_size(first)
     total = (
         await session.execute(select(func.count()).select_from(stmt.order_by(None).subquery()))
@@ -100,7 +104,11 @@ async def fetch_page(
         ordered = ordered.where(
             row_key < tuple_(*position) if descending else row_key > tuple_(*position)
         )
-    rows = list((await session.execute(ordered.limit(size + 1))).scalars())
+    model = model_of(stmt)
+    if model is None:
+        rows = list((await session.execute(ordered.limit(size + 1))).scalars())
+    else:  # a page is only shown: records, not ORM entities (see `simgql.db.records`)
+        rows = records(await session.execute(plain(ordered, model).limit(size + 1)), model)
     has_next = len(rows) > size
     rows = rows[:size]
     cursors = [encode_cursor([getattr(r, k.key) for k in keys]) for r in rows]

@@ -9,15 +9,16 @@ from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from simgql.db.models import Product, ProductAssignment
+from simgql.db.records import fetch
 
 # Built once (see `purchase_orders`).
 _PRODUCTS_BY_IDS = select(Product).where(Product.id.in_(bindparam("ids", expanding=True)))
 
 
 async def products_by_ids(
-    session: AsyncSession, *, ids: Sequence[uuid.UUID]
+    session: AsyncSession, *, ids: Sequence[uuid.UUID], lean: bool = False
 ) -> dict[uuid.UUID, Product]:
-    rows = (await session.execute(_PRODUCTS_BY_IDS, {"ids": list(ids)})).scalars()
+    rows = await fetch(session, _PRODUCTS_BY_IDS, Product, {"ids": list(ids)}, lean=lean)
     return {r.id: r for r in rows}
 
 

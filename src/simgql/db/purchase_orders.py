@@ -20,6 +20,7 @@ from simgql.db.models import (
     Sim,
     StatusEvent,
 )
+from simgql.db.records import fetch
 from simgql.domain.model import Entitlements, ShippingAddress, SimBillingStatus
 
 PO_NUMBER_COUNTER = "po_number"
@@ -125,16 +126,18 @@ _ASSIGNMENT_BY_PO_IDS = _assignment_statement()
 
 
 async def purchase_orders_by_ids(
-    session: AsyncSession, *, ids: Sequence[uuid.UUID]
+    session: AsyncSession, *, ids: Sequence[uuid.UUID], lean: bool = False
 ) -> dict[uuid.UUID, PurchaseOrder]:
-    rows = (await session.execute(_PURCHASE_ORDERS_BY_IDS, {"ids": list(ids)})).scalars()
+    rows = await fetch(
+        session, _PURCHASE_ORDERS_BY_IDS, PurchaseOrder, {"ids": list(ids)}, lean=lean
+    )
     return {r.id: r for r in rows}
 
 
 async def lines_by_po_ids(
-    session: AsyncSession, *, ids: Sequence[uuid.UUID]
+    session: AsyncSession, *, ids: Sequence[uuid.UUID], lean: bool = False
 ) -> dict[uuid.UUID, list[PurchaseOrderLine]]:
-    rows = (await session.execute(_LINES_BY_PO_IDS, {"ids": list(ids)})).scalars()
+    rows = await fetch(session, _LINES_BY_PO_IDS, PurchaseOrderLine, {"ids": list(ids)}, lean=lean)
     out: dict[uuid.UUID, list[PurchaseOrderLine]] = {i: [] for i in ids}
     for r in rows:
         out[r.purchase_order_id].append(r)
@@ -142,9 +145,9 @@ async def lines_by_po_ids(
 
 
 async def sims_by_line_ids(
-    session: AsyncSession, *, ids: Sequence[uuid.UUID]
+    session: AsyncSession, *, ids: Sequence[uuid.UUID], lean: bool = False
 ) -> dict[uuid.UUID, list[Sim]]:
-    rows = (await session.execute(_SIMS_BY_LINE_IDS, {"ids": list(ids)})).scalars()
+    rows = await fetch(session, _SIMS_BY_LINE_IDS, Sim, {"ids": list(ids)}, lean=lean)
     out: dict[uuid.UUID, list[Sim]] = {i: [] for i in ids}
     for r in rows:
         out[r.line_id].append(r)
@@ -184,9 +187,9 @@ async def assignment_by_po_ids(
 
 
 async def events_by_po_ids(
-    session: AsyncSession, *, ids: Sequence[uuid.UUID]
+    session: AsyncSession, *, ids: Sequence[uuid.UUID], lean: bool = False
 ) -> dict[uuid.UUID, list[StatusEvent]]:
-    rows = (await session.execute(_EVENTS_BY_PO_IDS, {"ids": list(ids)})).scalars()
+    rows = await fetch(session, _EVENTS_BY_PO_IDS, StatusEvent, {"ids": list(ids)}, lean=lean)
     out: dict[uuid.UUID, list[StatusEvent]] = {i: [] for i in ids}
     for r in rows:
         out[r.purchase_order_id].append(r)
