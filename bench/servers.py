@@ -22,6 +22,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRAPHILE_DIR = ROOT / "bench" / "postgraphile"
 POOL_SIZE = 10
+SIMGQL_WS_PROTOCOL = "simgql.api.websocket:LeanWebSocketProtocol"
 # While SQL is counted, simgql's safety-net poll of the event log (every 5 s) would add
 # statements that belong to no request; it is pushed out of the counting window.
 QUIET_ENV = {"SIMGQL_EVENT_POLL_SECONDS": "3600", "SIMGQL_SALES_ORDER_JOB": "off"}
@@ -105,11 +106,14 @@ class RunningServer:
     def command(self) -> list[str]:
         if self.spec.app == "node":
             return ["node", str(POSTGRAPHILE_DIR / "server.mjs")]
+        # simgql as `simgql serve` runs it (`simgql.api.websocket.WS_PROTOCOL`), the
+        # baselines with uvicorn's own protocol.
+        ws = SIMGQL_WS_PROTOCOL if self.spec.name == "simgql" else "websockets-sansio"
         return [
             sys.executable, "-m", "uvicorn", self.spec.app, "--factory",
             "--host", "127.0.0.1", "--port", str(self.port),
             "--loop", "uvloop", "--http", "httptools", "--no-access-log",
-            "--ws", "websockets-sansio", "--ws-per-message-deflate", "false",
+            "--ws", ws, "--ws-per-message-deflate", "false",
             "--log-level", "warning", "--backlog", "4096",
         ]  # fmt: skip
 

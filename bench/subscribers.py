@@ -638,6 +638,18 @@ class PgProbe:
 # --------------------------------------------------------------------------- server
 
 
+def ws_protocol() -> str:
+    """uvicorn's `--ws` as `simgql serve` runs it: simgql's lean protocol when the served tree
+    has one (`simgql.api.websocket.WS_PROTOCOL`); older trees (`--source`) ran uvicorn's own."""
+    try:
+        module = (ROOT / "src" / "simgql" / "api" / "websocket.py").read_text()
+    except OSError:
+        module = ""
+    if "class LeanWebSocketProtocol" in module:
+        return "simgql.api.websocket:LeanWebSocketProtocol"
+    return "websockets-sansio"
+
+
 class Server:
     """One uvicorn process serving simgql on a loopback port."""
 
@@ -674,7 +686,7 @@ class Server:
                     "--port",
                     str(self.port),
                     "--ws",
-                    "websockets-sansio",
+                    ws_protocol(),
                     "--ws-per-message-deflate",
                     "false",  # as `simgql serve` runs
                     "--backlog",

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from simgql.api.websocket import WS_PROTOCOL
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -82,7 +84,7 @@ def running_server(tmp: Path, **env: str) -> Iterator[ServerProcess]:
                 "--port",
                 str(port),
                 "--ws",
-                "websockets-sansio",
+                WS_PROTOCOL,  # as `simgql serve` runs
                 "--ws-per-message-deflate",
                 "false",
                 "--log-level",

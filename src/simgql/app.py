@@ -20,8 +20,8 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route, WebSocketRoute
-from starlette.types import Receive, Scope, Send
+from starlette.routing import Match, Route, WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -47,6 +47,7 @@ from simgql.api.schema import build_schema
 from simgql.api.security import check_production, install_log_redaction, security_middleware
 from simgql.api.tokens import verifier_from_settings
 from simgql.api.websocket import (
+    KeepAlive,
     LegacyWSHandler,
     PingingTransportWSHandler,
     ServiceUnavailable,
@@ -112,6 +113,9 @@ class GraphQLApp(GraphQL[Context, None]):
         )
         self.db = db
         self.settings = settings
+        # Every WebSocket's keep-alives, sent by one task (see `simgql.api.websocket`).
+        interval = settings.ws_keep_alive_seconds
+        self.keep_alive_pings = KeepAlive(interval) if interval > 0 else None
         self.verifier = verifier_from_settings(settings)
         self.hub = hub
         self.jobs = jobs
@@ -199,6 +203,8 @@ class GraphQLApp(GraphQL[Context, None]):
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """Authenticate a WebSocket from `connection_init`'s `authorization` (or the header)."""
         params = context.connection_params or {}
+        # Read once: the payload (the bearer token with it) is not kept for the socket's life.
+        context.connection_params = None
         raw = params.get("authorization") or params.get("Authorization")
         if raw is None and isinstance(context.request, WebSocket):
             raw = context.request.headers.get("authorization")
@@ -230,14 +236,16 @@ class GraphQLApp(GraphQL[Context, None]):
         gauge = self.metrics.in_flight if scope["type"] == "http" else self.metrics.websockets
         gauge.inc()
         try:
-            await self._serve(scope, receive, send)
+            if scope["type"] == "http":
+                await self._serve(scope, receive, send)
+            else:
+                # Straight to Strawberry's handler, as `GraphQL.__call__` would: each frame
+                # on a WebSocket's await chain lives as long as the socket.
+                await self.run(WebSocket(scope, receive=receive, send=send))
         finally:
             gauge.dec()
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await super().__call__(scope, receive, send)
-            return
         request = Request(scope, receive)
         if request.method not in ("GET", "HEAD", "POST"):
             response = http_error(405, f"{request.method} is not allowed: use GET or POST")
@@ -427,6 +435,42 @@ def http_error(status: int, message: str) -> Response:
     return Response(json.dumps(body), status_code=status, media_type="application/json")
 
 
+class Application(Starlette):
+    """Starlette, with the GraphQL WebSocket route reached past Starlette's own layers.
+
+    A WebSocket's await chain lives as long as the socket. Starlette's error and exception
+    middleware and its router put seven coroutine frames and their closures (about 3 KiB)
+    on every socket, and do nothing for this route: the view answers every failure itself
+    (a close code, or a GraphQL error) and raises no HTTP or WebSocket exception for them
+    to turn into a response. The application's own middleware (request ids, security)
+    still wraps the route, in the same order; anything else goes the usual way.
+    """
+
+    def __init__(self, websocket_route: WebSocketRoute, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.websocket_route = websocket_route
+        self._websocket_stack: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            match, child_scope = self.websocket_route.matches(scope)
+            if match is Match.FULL:
+                scope["app"] = self
+                scope.update(child_scope)
+                await self._websocket_app()(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+    def _websocket_app(self) -> ASGIApp:
+        """The route wrapped in the user middleware, built on first use as Starlette does."""
+        if self._websocket_stack is None:
+            app = self.websocket_route.app
+            for cls, args, kwargs in reversed(self.user_middleware):
+                app = cls(app, *args, **kwargs)
+            self._websocket_stack = app
+        return self._websocket_stack
+
+
 def create_app(
     settings: Settings | None = None, *, db: Database | None = None, tracer_provider: Any = None
 ) -> Starlette:
@@ -490,12 +534,14 @@ def create_app(
         await refresh_gauges(graphql.metrics, hub, database)
         return Response(graphql.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
-    app = Starlette(
+    graphql_ws = WebSocketRoute("/graphql", graphql)
+    app = Application(
+        graphql_ws,
         routes=[
             static_mount(),
             *demo_routes(),
             Route("/graphql", graphql),
-            WebSocketRoute("/graphql", graphql),
+            graphql_ws,
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),

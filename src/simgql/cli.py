@@ -231,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         import uvicorn
 
         from simgql.api.security import InsecureConfiguration, check_production, is_production
+        from simgql.api.websocket import WS_PROTOCOL
 
         try:
             warnings = check_production(settings)
@@ -262,7 +263,8 @@ def main(argv: list[str] | None = None) -> int:
             workers=args.workers,
             log_level=settings.log_level,
             log_config=None,  # ours (`configure_logging`): uvicorn's records go through it
-            ws="websockets-sansio",
+            # uvicorn's sans-I/O protocol, keeping less per socket (`simgql.api.websocket`).
+            ws=WS_PROTOCOL,
             # Compression state costs about 300 KiB per socket for messages of a few hundred
             # bytes: off, so 5,000 idle subscribers fit in a couple of hundred MB.
             ws_per_message_deflate=False,

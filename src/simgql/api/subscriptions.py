@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from functools import partial
-from typing import Annotated
+from typing import Annotated, Literal
 
 import strawberry
 from graphql import GraphQLError
@@ -110,54 +111,100 @@ async def _check_cursor(info: Info, after: str | None) -> int | None:
     raise BadUserInput.single("after", "is not a cursor of an event you can see")
 
 
-async def _deliver(
+def _events(
     info: Info, flt: EventFilter, after: int | None
-) -> AsyncIterator[PurchaseOrderStatusEvent]:
-    """Events from the hub, each resolved with fresh loaders, until the token expires."""
+) -> contextlib.aclosing[AsyncGenerator[models.StatusEvent, None]]:
+    """The hub's events for `flt`, closed as soon as the subscription ends."""
     hub = info.context.hub
     if hub is None:
         raise DomainError("live events are not available on this server")
+    return contextlib.aclosing(hub.stream(flt, after=after, expires_at=info.context.expires_at))
+
+
+def _delivered(info: Info, event: models.StatusEvent) -> PurchaseOrderStatusEvent:
+    """An event about to go out: the token still valid, the event's shared loaders in place.
+
+    Each event's root object and loaders are made once for all local subscribers: nothing
+    of an event is this subscription's own, so an idle subscription keeps no copy of the
+    last event it delivered.
+    """
     expires = info.context.expires_at
-    stream = hub.stream(flt, after=after, expires_at=expires)
-    try:
-        while True:
-            try:
-                event = await anext(stream)
-            except SubscriptionExpired:
-                raise Unauthenticated("the token has expired; reconnect with a fresh one") from None
-            except SubscriberOverflow as exc:
-                raise RateLimited(
-                    "this subscription fell behind and was dropped; resubscribe with "
-                    f"after: {encode_event_cursor(exc.last_delivered)!r}"
-                ) from None
-            if expires is not None and expires <= dt.datetime.now(dt.UTC):
-                raise Unauthenticated("the token has expired; reconnect with a fresh one")
-            loaders = partial(Loaders, info.context.db, shared=True)
-            info.context.loaders = hub.shared(event.id, loaders)
-            if info.context.metrics is not None:
-                info.context.metrics.delivered.inc()
-            yield PurchaseOrderStatusEvent.of(event)
-    finally:
-        await stream.aclose()
+    if expires is not None and expires <= dt.datetime.now(dt.UTC):
+        raise Unauthenticated("the token has expired; reconnect with a fresh one")
+    hub = info.context.hub
+    assert hub is not None  # `_events` checked
+    info.context.loaders = hub.shared(event.id, partial(Loaders, info.context.db, shared=True))
+    if info.context.metrics is not None:
+        info.context.metrics.delivered.inc()
+    return hub.shared(("root", event.id), partial(PurchaseOrderStatusEvent.of, event))
 
 
-async def _guarded(
-    info: Info, setup: AsyncIterator[PurchaseOrderStatusEvent]
-) -> AsyncGenerator[PurchaseOrderStatusEvent, None]:
-    """Turn our domain errors into GraphQL errors with their code, also mid-stream."""
-    try:
-        async for item in setup:
-            yield item
-    except DomainError as exc:
-        raise as_graphql_error(exc) from None
-    except GraphQLError:
-        raise
-    except Exception as exc:  # e.g. the database went away: masked, logged, never raw
+class _Guard:
+    """Turns the hub's endings and our domain errors into GraphQL errors with their code,
+    also mid-stream.
+
+    A stateless context manager that every subscription shares, rather than async
+    generators wrapping each one: every generator in a subscription's chain lives as long
+    as the subscription does.
+    """
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> Literal[False]:
+        if not isinstance(exc, Exception) or isinstance(exc, GraphQLError):
+            return False  # nothing, a GraphQL error, or cancellation and closing: as they are
+        if isinstance(exc, SubscriptionExpired):
+            exc = Unauthenticated("the token has expired; reconnect with a fresh one")
+        elif isinstance(exc, SubscriberOverflow):
+            exc = RateLimited(
+                "this subscription fell behind and was dropped; resubscribe with "
+                f"after: {encode_event_cursor(exc.last_delivered)!r}"
+            )
+        if isinstance(exc, DomainError):
+            raise as_graphql_error(exc) from None
+        # E.g. the database went away: masked, logged, never raw.
         if is_unavailable(exc):
             outages.report("a subscription ended", exc)
         else:
-            log.exception("a subscription failed")
+            log.error("a subscription failed", exc_info=exc)
         raise GraphQLError(MASKED_MESSAGE, extensions={"code": "INTERNAL_SERVER_ERROR"}) from None
+
+
+_guarded = _Guard()
+
+
+async def _one_po(info: Info, id: strawberry.ID) -> EventFilter:
+    """The filter for one PO's events, once the viewer is known to see the PO."""
+    viewer = info.context.viewer
+    visible_account_scope(viewer)
+    po_id = decode_id(id, "PurchaseOrder", "id")
+    async with info.context.db.read() as session:
+        po = await session.get(models.PurchaseOrder, po_id)
+    if po is None or not can_see_account(viewer, po.account_id):
+        raise NotFound("PurchaseOrder")
+    return EventFilter(purchase_order_id=po.id)
+
+
+async def _visible_pos(
+    info: Info,
+    account_id: strawberry.ID | None,
+    statuses: list[model.PurchaseOrderStatus] | None,
+) -> EventFilter:
+    """The filter for every PO the viewer may see, narrowed to one account or some statuses."""
+    viewer = info.context.viewer
+    wanted: uuid.UUID | None = visible_account_scope(viewer)
+    if account_id is not None:
+        requested = decode_id(account_id, "Account", "accountId")
+        async with info.context.db.read() as session:
+            account = await session.get(models.Account, requested)
+        if account is None or not can_see_account(viewer, account.id):
+            raise NotFound("Account")
+        wanted = requested
+    return EventFilter(
+        account_id=wanted,
+        statuses=frozenset(s.value for s in statuses) if statuses else None,
+    )
 
 
 @strawberry.type(
@@ -176,20 +223,14 @@ class Subscription:
         ],
         after: Annotated[str | None, strawberry.argument(description=AFTER_EVENT)] = None,
     ) -> AsyncGenerator[PurchaseOrderStatusEvent, None]:
-        async def setup() -> AsyncIterator[PurchaseOrderStatusEvent]:
-            viewer = info.context.viewer
-            visible_account_scope(viewer)
-            po_id = decode_id(id, "PurchaseOrder", "id")
-            async with info.context.db.read() as session:
-                po = await session.get(models.PurchaseOrder, po_id)
-            if po is None or not can_see_account(viewer, po.account_id):
-                raise NotFound("PurchaseOrder")
+        # The checks are helpers of their own, so that nothing they read (a session, the
+        # PO) stays referenced from this generator for the subscription's life.
+        with _guarded:
+            flt = await _one_po(info, id)
             start = await _check_cursor(info, after)
-            async for event in _deliver(info, EventFilter(purchase_order_id=po.id), start):
-                yield event
-
-        async for event in _guarded(info, setup()):
-            yield event
+            async with _events(info, flt, start) as events:
+                async for event in events:
+                    yield _delivered(info, event)
 
     @strawberry.subscription(
         description="Status events of every PO the viewer may see, optionally narrowed."
@@ -207,24 +248,9 @@ class Subscription:
         ] = None,
         after: Annotated[str | None, strawberry.argument(description=AFTER_EVENT)] = None,
     ) -> AsyncGenerator[PurchaseOrderStatusEvent, None]:
-        async def setup() -> AsyncIterator[PurchaseOrderStatusEvent]:
-            viewer = info.context.viewer
-            scope = visible_account_scope(viewer)
-            wanted: uuid.UUID | None = scope
-            if account_id is not None:
-                requested = decode_id(account_id, "Account", "accountId")
-                async with info.context.db.read() as session:
-                    account = await session.get(models.Account, requested)
-                if account is None or not can_see_account(viewer, account.id):
-                    raise NotFound("Account")
-                wanted = requested
+        with _guarded:
+            flt = await _visible_pos(info, account_id, statuses)
             start = await _check_cursor(info, after)
-            flt = EventFilter(
-                account_id=wanted,
-                statuses=frozenset(s.value for s in statuses) if statuses else None,
-            )
-            async for event in _deliver(info, flt, start):
-                yield event
-
-        async for event in _guarded(info, setup()):
-            yield event
+            async with _events(info, flt, start) as events:
+                async for event in events:
+                    yield _delivered(info, event)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import collections
 import contextlib
 import datetime as dt
 import logging
@@ -28,7 +27,7 @@ from simgql.events.bus import EventBus
 log = logging.getLogger("simgql.events")
 
 FETCH_BATCH = 500
-SHARED_EVENTS = 512  # loaders and shared results of the last 256 events
+SHARED_EVENTS = 768  # root objects, loaders and shared results of the last 256 events
 T = TypeVar("T")
 REPLAY_BATCH = 200
 
@@ -76,21 +75,36 @@ class SubscriberOverflow(Exception):
         self.last_delivered = last_delivered
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Subscriber:
     """One subscription's place in the fan-out: its filter, a bounded backlog, a wake-up.
 
-    The backlog is a plain deque with a limit (an `asyncio.Queue` costs three deques and
-    their bookkeeping per subscriber; only the hub puts and only the subscriber takes).
+    Thousands of these sit idle for hours, so each is kept small: the backlog is a plain
+    list (an empty deque costs 760 bytes, an `asyncio.Queue` three of them; backlogs are
+    short, so taking from the front is cheap), and the wake-up is a future made only
+    while the subscriber waits (an `asyncio.Event` holds a deque of its own for life).
+    Only the hub puts and only the subscriber takes.
     """
 
     filter: EventFilter
     limit: int
-    queue: collections.deque[StatusEvent] = field(default_factory=collections.deque)
+    queue: list[StatusEvent] = field(default_factory=list)
     overflowed: bool = False
     expires_at: dt.datetime | None = None
     expired: bool = False
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    waiter: asyncio.Future[None] | None = None
+
+    def wake(self) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    async def wait(self) -> None:
+        """Until the hub hands over an event or marks this subscriber overflowed or expired."""
+        self.waiter = asyncio.get_running_loop().create_future()
+        try:
+            await self.waiter
+        finally:
+            self.waiter = None
 
 
 class EventHub:
@@ -123,6 +137,8 @@ class EventHub:
         self._tasks: list[asyncio.Task[None]] = []
         self._to_mark: set[int] = set()
         self._marking: asyncio.Task[None] | None = None
+        self._latest_next: asyncio.Future[int] | None = None
+        self._latest_reader: asyncio.Task[None] | None = None
 
     @property
     def subscriber_count(self) -> int:
@@ -158,9 +174,10 @@ class EventHub:
         if self._marking is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.shield(self._marking), 2)
-        for task in self._tasks:
+        tasks = [*self._tasks, *([self._latest_reader] if self._latest_reader else [])]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.bus.stop()
@@ -226,7 +243,7 @@ class EventHub:
                 self.subscribers.discard(sub)
             else:
                 sub.queue.append(event)
-            sub.wake.set()
+            sub.wake()
 
     async def _expire(self) -> None:
         """Wake subscribers whose token expired while they wait, so they can be ended.
@@ -240,7 +257,7 @@ class EventHub:
             for sub in list(self.subscribers):
                 if sub.expires_at is not None and sub.expires_at <= now and not sub.expired:
                     sub.expired = True
-                    sub.wake.set()
+                    sub.wake()
 
     async def _relay(self) -> None:
         """Publish what a crash between commit and publish left unpublished."""
@@ -275,38 +292,83 @@ class EventHub:
             if after is None:
                 # "From now on" means after what has committed, whether or not this
                 # process has handed it out yet.
-                async with self.db.read() as session:
-                    last = await event_repo.latest_event_id(session)
+                last = await self.latest_committed()
             else:
                 last = after
-                while True:
-                    async with self.db.read() as session:
-                        batch = await event_repo.events_after(
-                            session,
-                            after_id=last,
-                            limit=REPLAY_BATCH,
-                            purchase_order_id=flt.purchase_order_id,
-                            account_id=flt.account_id,
-                            statuses=sorted(flt.statuses) if flt.statuses else None,
-                        )
-                    for event in batch:
-                        yield event
-                        last = event.id
-                    if len(batch) < REPLAY_BATCH:
-                        break
+                async for event in self._replay(flt, after):
+                    yield event
+                    last = event.id
             while True:
                 if not sub.queue:
                     if sub.overflowed:
                         raise SubscriberOverflow(last)
                     if sub.expired:
                         raise SubscriptionExpired()
-                    sub.wake.clear()
-                    await sub.wake.wait()
+                    await sub.wait()
                     continue
-                event = sub.queue.popleft()
+                event = sub.queue.pop(0)
                 if event.id <= last:
                     continue
                 yield event
                 last = event.id
         finally:
             self.subscribers.discard(sub)
+
+    async def _replay(self, flt: EventFilter, after: int) -> AsyncGenerator[StatusEvent, None]:
+        """The logged events after `after` that `flt` wants, read in batches.
+
+        A generator of its own, not a loop in `stream`, so that the last batch and its
+        session are let go once the replay is over instead of living as long as the
+        subscription.
+        """
+        last = after
+        while True:
+            batch = await self._replay_batch(flt, last)
+            for event in batch:
+                yield event
+                last = event.id
+            if len(batch) < REPLAY_BATCH:
+                return
+
+    async def _replay_batch(self, flt: EventFilter, after: int) -> Sequence[StatusEvent]:
+        async with self.db.read() as session:
+            return await event_repo.events_after(
+                session,
+                after_id=after,
+                limit=REPLAY_BATCH,
+                purchase_order_id=flt.purchase_order_id,
+                account_id=flt.account_id,
+                statuses=sorted(flt.statuses) if flt.statuses else None,
+            )
+
+    async def latest_committed(self) -> int:
+        """The id of the last event committed, read after this call began.
+
+        Subscriptions that start together (a deploy reconnects every client at once) share
+        one read: each caller joins the next read to *start*, never one already running, so
+        none misses an event that committed before it asked. A read per subscription used
+        to queue thousands of sessions on the pool: seconds of waiting, and about 15 KiB
+        per subscription of freed but fragmented memory the process kept afterwards.
+        """
+        if self._latest_next is None:
+            self._latest_next = asyncio.get_running_loop().create_future()
+        if self._latest_reader is None or self._latest_reader.done():
+            self._latest_reader = asyncio.create_task(self._read_latest(), name="simgql-hub-latest")
+        # Shielded: a caller that goes away must not cancel the answer for the others.
+        return await asyncio.shield(self._latest_next)
+
+    async def _read_latest(self) -> None:
+        """Answer the callers gathered so far with one read, then those who came meanwhile."""
+        while self._latest_next is not None:
+            answer, self._latest_next = self._latest_next, None
+            try:
+                async with self.db.read() as session:
+                    latest = await event_repo.latest_event_id(session)
+            except Exception as exc:  # each caller raises it (and reports it) as before
+                answer.set_exception(exc)
+                answer.exception()  # retrieved, even when every caller has gone
+            else:
+                answer.set_result(latest)
+            finally:
+                if not answer.done():  # the hub is stopping
+                    answer.cancel()
