@@ -34,7 +34,7 @@ import operator
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 
 from graphql import (
     DirectiveNode,
@@ -63,6 +63,7 @@ Completer = Callable[[Any, "Run", Path | None], Any]
 Resolver = Callable[[Any, "Run", Path | None], Any]
 
 log = logging.getLogger("simgql.compiled")
+F = TypeVar("F", dict[str, Any], list[Any])
 
 STRAWBERRY_FIELD = "strawberry-definition"
 CACHE_SIZE = 500
@@ -201,7 +202,8 @@ def _fields_runner(fields: list[FieldPlan], gtype: GraphQLObjectType) -> Complet
     return complete
 
 
-async def _fill(out: dict[str, Any], keys: list[str]) -> dict[str, Any]:
+async def _fill(out: F, keys: list[Any]) -> F:
+    """`out` (an object's dict or a list) with the awaitables at `keys` replaced by values."""
     for key, value in zip(keys, await _settle([out[k] for k in keys]), strict=True):
         out[key] = value
     return out
@@ -229,15 +231,9 @@ def _list_completer(item: Completer, wants_path: bool) -> Completer:
             raise
         if waiting is None:
             return out
-        return _fill_list(out, waiting)
+        return _fill(out, waiting)
 
     return complete
-
-
-async def _fill_list(out: list[Any], indexes: list[int]) -> list[Any]:
-    for index, value in zip(indexes, await _settle([out[i] for i in indexes]), strict=True):
-        out[index] = value
-    return out
 
 
 def _non_null(inner: Completer) -> Completer:
